@@ -1,0 +1,60 @@
+# The README's two commands: `make demo` runs Tally with demo data, `make test` runs every test.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tally
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py setup_schedules
+	$(PY) manage.py demo_admin
+	@echo ""
+	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
+	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/"
+	@echo "  API base:  http://$(HOST):$(PORT)/api/v1/   (key: $(PY) manage.py create_api_key NAME)"
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(PY) manage.py qcluster & \
+	  $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@echo "== pytest on SQLite =="
+	DATABASE_URL=sqlite:///$(CURDIR)/.test-db.sqlite3 $(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
+	@if $(PY) scripts/db_reachable.py "$(TEST_DATABASE_URL)"; then \
+	  echo "== pytest on PostgreSQL =="; \
+	  DATABASE_URL="$(TEST_DATABASE_URL)" $(VENV)/bin/pytest -n 2 $(PYTEST_ARGS); \
+	elif [ -n "$(REQUIRE_POSTGRES)" ]; then \
+	  echo "PostgreSQL is required (REQUIRE_POSTGRES) but not reachable at $(TEST_DATABASE_URL)"; exit 1; \
+	else \
+	  echo "== PostgreSQL not reachable at $(TEST_DATABASE_URL): its run (and the concurrency tests) skipped =="; \
+	fi
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+	$(PY) bench/close_cycles.py
+	$(PY) bench/pdf.py
+
+clean:
+	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

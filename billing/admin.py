@@ -1,0 +1,33 @@
+"""Admin for API keys: create (key shown once), list, revoke."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from billing.models import ApiKey
+from billing.services import api_key_create, api_key_revoke
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, raw_key = api_key_create(name=form.cleaned_data["name"])
+        obj.pk = api_key.pk
+        obj.__dict__.update(api_key.__dict__)
+        messages.warning(request, f"Copy this key now, it will not be shown again: {raw_key}")
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_keys(self, request, queryset):
+        now = timezone.now()
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, at=now)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -1,0 +1,25 @@
+"""Tally's recurring django-q2 schedules, created idempotently (update_or_create by name)."""
+
+from django_q.models import Schedule
+
+# name → (task path, minutes between runs)
+SCHEDULES = {
+    "close-cycles": ("invoices.tasks.close_cycles_task", 1),
+    "render-missing-invoice-pdfs": ("invoices.tasks.render_missing_pdfs_task", 10),
+}
+
+
+def schedules_ensure() -> list[tuple[str, bool]]:
+    results = []
+    for name, (func, minutes) in SCHEDULES.items():
+        _, created = Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )
+        results.append((name, created))
+    return results

@@ -1,0 +1,194 @@
+"""The product catalog: meters (what is counted), plans, their charges and tiers."""
+
+from django.db import models
+from django.db.models import Q
+
+from billing.models import TimestampedModel
+
+UNIT_PRICE = {"max_digits": 24, "decimal_places": 12}
+AMOUNT = {"max_digits": 20, "decimal_places": 6}
+QUANTITY = {"max_digits": 24, "decimal_places": 6}
+
+
+class Aggregation(models.TextChoices):
+    COUNT = "count", "Count"
+    SUM = "sum", "Sum"
+    MAX = "max", "Max"
+    MIN = "min", "Min"
+    AVG = "avg", "Average"
+    UNIQUE_COUNT = "unique_count", "Unique count"
+    LATEST = "latest", "Latest value"
+
+
+class MeterReset(models.TextChoices):
+    PERIOD = "period", "Every billing period"
+    NEVER = "never", "Never (cumulative over the subscription)"
+
+
+class Meter(TimestampedModel):
+    """Turns one customer's events of one name in one window into one quantity."""
+
+    code = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    event_name = models.CharField(max_length=200, db_index=True)
+    aggregation = models.CharField(max_length=20, choices=Aggregation.choices)
+    field = models.CharField(
+        max_length=200, blank=True, help_text="Property path read (e.g. tokens or usage.bytes)."
+    )
+    filters = models.JSONField(
+        default=dict, blank=True, help_text='Property → allowed values, e.g. {"model": ["gpt-4"]}.'
+    )
+    group_by = models.CharField(
+        max_length=200, blank=True, help_text="Property that splits usage for display."
+    )
+    unit = models.CharField(max_length=50, blank=True)
+    reset = models.CharField(max_length=10, choices=MeterReset.choices, default=MeterReset.PERIOD)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                name="meter_field_required_unless_count",
+                condition=Q(aggregation="count") | ~Q(field=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Interval(models.TextChoices):
+    MINUTE = "minute", "Minute"
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+    YEAR = "year", "Year"
+
+
+class BaseTiming(models.TextChoices):
+    IN_ADVANCE = "in_advance", "In advance"
+    IN_ARREARS = "in_arrears", "In arrears"
+
+
+class Plan(TimestampedModel):
+    """A priced offer. Rows sharing a `code` are versions; a version in use is never edited."""
+
+    code = models.SlugField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=3)
+    interval = models.CharField(max_length=10, choices=Interval.choices, default=Interval.MONTH)
+    interval_count = models.PositiveIntegerField(default=1)
+    base_amount = models.DecimalField(**AMOUNT, default=0)
+    base_timing = models.CharField(
+        max_length=12, choices=BaseTiming.choices, default=BaseTiming.IN_ADVANCE
+    )
+    setup_amount = models.DecimalField(**AMOUNT, default=0)
+    trial_days = models.PositiveIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="plan_code_version_unique"),
+            models.CheckConstraint(name="plan_base_amount_gte_0", condition=Q(base_amount__gte=0)),
+            models.CheckConstraint(
+                name="plan_setup_amount_gte_0", condition=Q(setup_amount__gte=0)
+            ),
+            models.CheckConstraint(
+                name="plan_interval_count_gte_1", condition=Q(interval_count__gte=1)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code} v{self.version})"
+
+
+class PricingModel(models.TextChoices):
+    FLAT = "flat", "Flat fee when used"
+    PER_UNIT = "per_unit", "Per unit"
+    PACKAGE = "package", "Package"
+    GRADUATED = "graduated", "Graduated tiers"
+    VOLUME = "volume", "Volume tiers"
+    STAIRSTEP = "stairstep", "Stairstep"
+    PERCENTAGE = "percentage", "Percentage"
+
+
+class Cadence(models.TextChoices):
+    IN_ARREARS = "in_arrears", "At the end of the period"
+    ON_DEMAND = "on_demand", "On demand (hourly or daily)"
+
+
+class Charge(TimestampedModel):
+    """Prices one meter's usage on a plan with one pricing model."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="charges")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="charges")
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=200, blank=True, help_text="Invoice line label.")
+    model = models.CharField(max_length=20, choices=PricingModel.choices)
+    unit_amount = models.DecimalField(**UNIT_PRICE, null=True, blank=True)
+    amount = models.DecimalField(**AMOUNT, null=True, blank=True, help_text="Flat fee.")
+    package_size = models.DecimalField(**QUANTITY, null=True, blank=True)
+    package_amount = models.DecimalField(**AMOUNT, null=True, blank=True)
+    rate = models.DecimalField(
+        max_digits=9, decimal_places=6, null=True, blank=True, help_text="Percent, e.g. 2.9"
+    )
+    fixed_amount = models.DecimalField(
+        **UNIT_PRICE, null=True, blank=True, help_text="Per event, with percentage."
+    )
+    free_units = models.DecimalField(**QUANTITY, default=0)
+    min_amount = models.DecimalField(**AMOUNT, null=True, blank=True)
+    max_amount = models.DecimalField(**AMOUNT, null=True, blank=True)
+    cadence = models.CharField(max_length=12, choices=Cadence.choices, default=Cadence.IN_ARREARS)
+
+    class Meta:
+        ordering = ["plan", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="charge_amounts_gte_0",
+                condition=(
+                    (Q(unit_amount__isnull=True) | Q(unit_amount__gte=0))
+                    & (Q(amount__isnull=True) | Q(amount__gte=0))
+                    & (Q(package_amount__isnull=True) | Q(package_amount__gte=0))
+                    & (Q(package_size__isnull=True) | Q(package_size__gt=0))
+                    & (Q(rate__isnull=True) | Q(rate__gte=0))
+                    & (Q(fixed_amount__isnull=True) | Q(fixed_amount__gte=0))
+                    & Q(free_units__gte=0)
+                    & (Q(min_amount__isnull=True) | Q(min_amount__gte=0))
+                    & (Q(max_amount__isnull=True) | Q(max_amount__gte=0))
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description or f"{self.meter.name} ({self.get_model_display()})"
+
+
+class Tier(models.Model):
+    """One band of a tiered charge: units up to `up_to` (inclusive; null on the last band)."""
+
+    charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="tiers")
+    position = models.PositiveIntegerField(default=0)
+    up_to = models.DecimalField(**QUANTITY, null=True, blank=True)
+    unit_amount = models.DecimalField(**UNIT_PRICE, default=0)
+    flat_amount = models.DecimalField(**AMOUNT, default=0)
+
+    class Meta:
+        ordering = ["charge", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="tier_prices_gte_0",
+                condition=Q(unit_amount__gte=0) & Q(flat_amount__gte=0),
+            ),
+            models.CheckConstraint(
+                name="tier_up_to_gt_0", condition=Q(up_to__isnull=True) | Q(up_to__gt=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"up to {self.up_to}" if self.up_to is not None else "and above"

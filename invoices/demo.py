@@ -1,0 +1,7 @@
+"""Demo data for the invoices app, loaded by `manage.py seed_demo` (idempotent)."""
+
+from datetime import datetime
+
+
+def seed(*, at: datetime) -> str:
+    return ""

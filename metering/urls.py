@@ -1,0 +1,3 @@
+"""API routes of the metering app, mounted under /api/v1/."""
+
+urlpatterns: list = []
