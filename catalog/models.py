@@ -1,7 +1,7 @@
 """The product catalog: meters (what is counted), plans, their charges and tiers."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from billing.models import TimestampedModel
 
@@ -162,6 +162,12 @@ class Charge(TimestampedModel):
                     & (Q(min_amount__isnull=True) | Q(min_amount__gte=0))
                     & (Q(max_amount__isnull=True) | Q(max_amount__gte=0))
                 ),
+            ),
+            models.CheckConstraint(
+                name="charge_min_amount_lte_max_amount",
+                condition=Q(min_amount__isnull=True)
+                | Q(max_amount__isnull=True)
+                | Q(min_amount__lte=F("max_amount")),
             ),
         ]
 

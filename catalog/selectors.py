@@ -1,0 +1,140 @@
+"""Catalog reads: the latest version of a plan, whether a plan is frozen, charges as rating specs.
+
+Subscriptions live in the customers app, which may not import us back and which catalog may not
+import (DESIGN §2): "in use" is read through the reverse relations customers declares on Plan
+(`subscriptions`, `phases`), and is simply False while those models do not exist yet.
+"""
+
+from decimal import Decimal
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from catalog.currencies import format_money
+from catalog.models import Charge, Meter, Plan
+from rating import ChargeSpec, rate
+from rating import Tier as RatingTier
+
+# Reverse accessors on Plan through which a subscription (or one of its phases) uses a plan.
+IN_USE_RELATIONS = ("subscriptions", "phases")
+
+
+def _in_use_relations() -> list[str]:
+    present = []
+    for name in IN_USE_RELATIONS:
+        try:
+            Plan._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        present.append(name)
+    return present
+
+
+def plan_is_frozen(*, plan: Plan) -> bool:
+    """True when any subscription (or subscription phase) uses this version of the plan."""
+    if plan.pk is None:
+        return False
+    for name in IN_USE_RELATIONS:
+        related = getattr(plan, name, None)
+        if related is not None and hasattr(related, "exists") and related.exists():
+            return True
+    return False
+
+
+def plans_in_use_q() -> Q:
+    """A filter on Plan matching the versions some subscription uses (nothing before customers)."""
+    condition = Q(pk__in=[])
+    for name in _in_use_relations():
+        condition |= Q(**{f"{name}__isnull": False})
+    return condition
+
+
+def plans_in_use() -> QuerySet[Plan]:
+    return Plan.objects.filter(plans_in_use_q()).distinct()
+
+
+def plans_latest() -> QuerySet[Plan]:
+    """The latest version of every plan code, ordered by code."""
+    newer = Plan.objects.filter(code=OuterRef("code"), version__gt=OuterRef("version"))
+    return Plan.objects.filter(~Exists(newer)).order_by("code")
+
+
+def plan_latest(*, code: str) -> Plan:
+    """The highest version of plan `code`; raises Plan.DoesNotExist when there is none."""
+    plan = Plan.objects.filter(code=code).order_by("-version").first()
+    if plan is None:
+        raise Plan.DoesNotExist(f"No plan with code {code!r}.")
+    return plan
+
+
+def plan_get(*, code: str, version: int | None = None) -> Plan:
+    """One version of plan `code` (the latest when `version` is None); Plan.DoesNotExist if none."""
+    if version is None:
+        return plan_latest(code=code)
+    return Plan.objects.get(code=code, version=version)
+
+
+def plan_with_charges(*, plan_id: int) -> Plan:
+    """The plan with its charges, their meters and tiers loaded in three queries."""
+    return Plan.objects.prefetch_related("charges__meter", "charges__tiers").get(pk=plan_id)
+
+
+def plan_versions(*, code: str) -> QuerySet[Plan]:
+    return Plan.objects.filter(code=code).order_by("-version")
+
+
+def meter_plans_in_use(*, meter: Meter) -> list[Plan]:
+    """The plan versions in use that price this meter: its counting rules must not change."""
+    return list(plans_in_use().filter(charges__meter=meter).distinct().order_by("code", "version"))
+
+
+def charge_spec(*, charge: Charge) -> ChargeSpec:
+    """The rating engine's view of a stored charge (reads prefetched tiers when present)."""
+    return ChargeSpec(
+        model=charge.model,
+        unit_amount=charge.unit_amount,
+        amount=charge.amount,
+        package_size=charge.package_size,
+        package_amount=charge.package_amount,
+        rate=charge.rate,
+        fixed_amount=charge.fixed_amount,
+        tiers=tuple(
+            RatingTier(up_to=tier.up_to, unit_amount=tier.unit_amount, flat_amount=tier.flat_amount)
+            for tier in charge.tiers.all()
+        ),
+        free_units=charge.free_units,
+        min_amount=charge.min_amount,
+        max_amount=charge.max_amount,
+    )
+
+
+def price_preview(
+    *, currency: str, spec: ChargeSpec, quantity: Decimal, event_count: int = 0
+) -> dict:
+    """Price `quantity` with `spec` alone: the rounded amount, the exact one and the breakdown.
+
+    `quantity` is what the charge's meter would report for a period (for a percentage charge, the
+    summed amount the rate applies to); `event_count` only counts for a percentage's fixed fee.
+    """
+    rating = rate(spec, quantity, event_count=event_count)
+    rated = rating.as_dict()
+    return {
+        "currency": currency,
+        "quantity": rated["quantity"],
+        "free_units": rated["free_units"],
+        "billable_quantity": rated["billable_quantity"],
+        "event_count": event_count,
+        "amount": format_money(rating.amount, currency),
+        "exact_amount": rated["amount"],
+        "breakdown": rated["breakdown"],
+    }
+
+
+def charge_price_preview(*, charge: Charge, quantity: Decimal, event_count: int = 0) -> dict:
+    """The price preview of a stored charge, in its plan's currency."""
+    return price_preview(
+        currency=charge.plan.currency,
+        spec=charge_spec(charge=charge),
+        quantity=quantity,
+        event_count=event_count,
+    )

@@ -1,0 +1,122 @@
+"""Creating and changing meters. A meter that prices a plan in use keeps its counting rules."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from catalog.models import Aggregation, Meter, MeterReset
+from catalog.selectors import meter_plans_in_use
+from catalog.services.errors import CatalogValidationError, CodeTaken
+
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "event_name",
+    "aggregation",
+    "field",
+    "filters",
+    "group_by",
+    "unit",
+    "reset",
+)
+# Changing these changes how much a running period counts, so they are locked once in use.
+COUNTING_FIELDS = ("event_name", "aggregation", "field", "filters", "reset")
+
+
+def _filters_errors(filters) -> list[str]:
+    if not isinstance(filters, dict):
+        return ['Filters are an object: property → list of values, e.g. {"model": ["gpt-4"]}.']
+    problems = []
+    for prop, values in filters.items():
+        if not isinstance(prop, str) or not prop.strip():
+            problems.append("Each filter names a property.")
+            continue
+        if not isinstance(values, list) or not values:
+            problems.append(f"Filter {prop!r}: give a non-empty list of allowed values.")
+            continue
+        if not all(isinstance(value, str | int | float | bool) for value in values):
+            problems.append(f"Filter {prop!r}: values must be strings, numbers or booleans.")
+    return problems
+
+
+def _validate(meter: Meter) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        meter.clean_fields()
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if meter.aggregation != Aggregation.COUNT and not (meter.field or "").strip():
+        errors.setdefault("field", []).append(
+            f"A {meter.aggregation} meter reads a property: give its path (e.g. tokens)."
+        )
+    filters_errors = _filters_errors(meter.filters)
+    if filters_errors:
+        errors["filters"] = filters_errors
+    if errors:
+        raise CatalogValidationError(errors)
+
+
+def meter_create(
+    *,
+    code: str,
+    name: str,
+    event_name: str,
+    aggregation: str,
+    field: str = "",
+    filters: dict | None = None,
+    unit: str = "",
+    reset: str = MeterReset.PERIOD,
+    description: str = "",
+    group_by: str = "",
+) -> Meter:
+    """Create a meter; CatalogValidationError on bad fields, CodeTaken when the code exists."""
+    meter = Meter(
+        code=code,
+        name=name,
+        event_name=event_name,
+        aggregation=aggregation,
+        field=field or "",
+        filters={} if filters is None else filters,
+        unit=unit or "",
+        reset=reset,
+        description=description or "",
+        group_by=group_by or "",
+    )
+    _validate(meter)
+    if Meter.objects.filter(code=code).exists():
+        raise CodeTaken(f"A meter with code {code!r} already exists.")
+    meter.save()
+    return meter
+
+
+@transaction.atomic
+def meter_update(*, meter: Meter, **changes) -> Meter:
+    """Change a meter's fields; its code never changes, nor its counting rules once in use."""
+    errors: dict[str, list[str]] = {}
+    if "code" in changes:
+        if changes.pop("code") != meter.code:
+            errors["code"] = ["A meter's code cannot be changed; create a new meter instead."]
+    for name in sorted(set(changes) - set(EDITABLE_FIELDS)):
+        errors[name] = ["Unknown field."]
+    changed = {
+        name: value
+        for name, value in changes.items()
+        if name in EDITABLE_FIELDS and getattr(meter, name) != value
+    }
+    locked = [name for name in changed if name in COUNTING_FIELDS]
+    if locked:
+        plans = meter_plans_in_use(meter=meter)
+        if plans:
+            in_use = ", ".join(f"{plan.code} v{plan.version}" for plan in plans)
+            for name in locked:
+                errors[name] = [
+                    f"This meter prices plans in use ({in_use}); its {name.replace('_', ' ')} "
+                    "cannot change. Create a new meter and a new plan version instead."
+                ]
+    if errors:
+        raise CatalogValidationError(errors)
+    meter = Meter.objects.select_for_update().get(pk=meter.pk)
+    for name, value in changed.items():
+        setattr(meter, name, value)
+    _validate(meter)
+    meter.save()
+    return meter
