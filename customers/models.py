@@ -1,0 +1,186 @@
+"""Customers and their subscriptions, with the history of plans a subscription went through."""
+
+from django.db import models
+from django.db.models import F, Q
+
+from billing.models import TimestampedModel
+from catalog.models import Plan
+
+
+class Customer(TimestampedModel):
+    """Someone the business bills. `external_id` is the id integrations and events use."""
+
+    external_id = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255)
+    email = models.EmailField(blank=True)
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="ISO 4217; set from the first subscription when blank."
+    )
+    address_line1 = models.CharField(max_length=255, blank=True)
+    address_line2 = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=255, blank=True)
+    postal_code = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=255, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, e.g. US.")
+    tax_id = models.CharField(max_length=64, blank=True)
+    net_payment_terms_days = models.PositiveIntegerField(
+        default=0, help_text="Days between an invoice's issue and due dates."
+    )
+    invoice_grace_period_hours = models.PositiveIntegerField(
+        default=0, help_text="Hours a closed invoice stays a draft, open to late events."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name", "external_id"]
+        indexes = [models.Index(fields=["name"], name="customer_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+    @property
+    def billing_address_lines(self) -> list[str]:
+        """The postal address as printed on an invoice, empty lines left out."""
+        city_line = " ".join(part for part in (self.postal_code, self.city) if part)
+        region_line = ", ".join(part for part in (self.state, self.country) if part)
+        lines = [self.address_line1, self.address_line2, city_line, region_line]
+        return [line for line in lines if line]
+
+
+class SubscriptionStatus(models.TextChoices):
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    CANCELED = "canceled", "Canceled"
+    ENDED = "ended", "Ended"
+
+
+LIVE_STATUSES = (SubscriptionStatus.TRIALING.value, SubscriptionStatus.ACTIVE.value)
+
+
+class BillingAnchor(models.TextChoices):
+    ANNIVERSARY = "anniversary", "Anniversary (the start date)"
+    CALENDAR = "calendar", "Calendar (the 1st of the month/year)"
+
+
+class Subscription(TimestampedModel):
+    """A customer on a plan. The current period is the first one not billed yet.
+
+    `plan` is the plan version in effect now; the phases keep which version applied when.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(
+        max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    anchor = models.CharField(
+        max_length=12, choices=BillingAnchor.choices, default=BillingAnchor.ANNIVERSARY
+    )
+    started_at = models.DateTimeField()
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    current_period_start = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    cancel_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a cancellation asked for at period end takes effect."
+    )
+    canceled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the cancellation was asked for."
+    )
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When billing stopped.")
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Expiration: the subscription ends by itself then."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="subscription_status_valid",
+                condition=Q(status__in=SubscriptionStatus.values),
+            ),
+            models.CheckConstraint(
+                name="subscription_anchor_valid", condition=Q(anchor__in=BillingAnchor.values)
+            ),
+            models.CheckConstraint(
+                name="subscription_period_ordered",
+                condition=(
+                    Q(current_period_start__isnull=True, current_period_end__isnull=True)
+                    | Q(current_period_end__gt=F("current_period_start"))
+                ),
+            ),
+            models.CheckConstraint(
+                name="subscription_ends_after_start",
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("started_at")),
+            ),
+            models.CheckConstraint(
+                name="subscription_trial_after_start",
+                condition=Q(trial_ends_at__isnull=True) | Q(trial_ends_at__gt=F("started_at")),
+            ),
+            models.CheckConstraint(
+                name="subscription_ended_after_start",
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+            ),
+            # Usage is counted per customer: two live subscriptions would bill it twice.
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status__in=LIVE_STATUSES),
+                name="subscription_one_live_per_customer",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["current_period_end"], name="subscription_period_end_idx"),
+            models.Index(fields=["status"], name="subscription_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.customer.external_id} on {self.plan.code} v{self.plan.version}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class PhaseReason(models.TextChoices):
+    START = "start", "Start"
+    UPGRADE = "upgrade", "Upgrade"
+    DOWNGRADE = "downgrade", "Downgrade"
+    PLAN_CHANGE = "plan_change", "Plan change"
+
+
+class SubscriptionPhase(TimestampedModel):
+    """The plan version in effect over [starts_at, ends_at); ends_at is null while open.
+
+    `cycle_anchor_at` is the moment this phase's billing periods are counted from: the start
+    (or the trial's end), kept across changes of the same interval, reset by an interval change.
+    """
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="phases")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="phases")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=12, choices=PhaseReason.choices)
+    cycle_anchor_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["subscription", "starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="subscription_phase_ends_after_start",
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "starts_at"], name="subscription_phase_start_unique"
+            ),
+            models.CheckConstraint(
+                name="subscription_phase_reason_valid", condition=Q(reason__in=PhaseReason.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = self.ends_at.isoformat() if self.ends_at else "…"
+        return f"{self.plan.code} v{self.plan.version} [{self.starts_at.isoformat()}, {end})"
+
+    def covers(self, moment) -> bool:
+        return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)

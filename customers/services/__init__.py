@@ -1,0 +1,20 @@
+"""Actions that write customers and subscriptions: create, update, subscribe, change, cancel."""
+
+from customers.services.customers import customer_create, customer_update
+from customers.services.errors import StateConflict
+from customers.services.subscriptions import (
+    subscription_advance_period,
+    subscription_cancel,
+    subscription_change_plan,
+    subscription_create,
+)
+
+__all__ = [
+    "StateConflict",
+    "customer_create",
+    "customer_update",
+    "subscription_advance_period",
+    "subscription_cancel",
+    "subscription_change_plan",
+    "subscription_create",
+]

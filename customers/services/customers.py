@@ -1,0 +1,114 @@
+"""Creating and updating customers, with their refusals (unknown currency, taken external id)."""
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from catalog.currencies import is_known_currency
+from customers.models import Customer
+from customers.services.errors import StateConflict
+
+# The fields an operator or an integration may set; external_id is set once, at creation.
+EDITABLE_FIELDS = (
+    "name",
+    "email",
+    "currency",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "state",
+    "country",
+    "tax_id",
+    "net_payment_terms_days",
+    "invoice_grace_period_hours",
+    "metadata",
+)
+
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+
+
+def _normalized(changes: dict[str, Any]) -> dict[str, Any]:
+    """Trim text, upper-case codes, and check what full_clean does not (currency, country)."""
+    normalized = dict(changes)
+    errors: dict[str, str] = {}
+    for field, value in changes.items():
+        if isinstance(value, str) and field != "metadata":
+            normalized[field] = value.strip()
+    if "name" in normalized and not normalized["name"]:
+        errors["name"] = "A customer needs a name."
+    currency = normalized.get("currency")
+    if currency:
+        normalized["currency"] = currency = currency.upper()
+        if not is_known_currency(currency):
+            errors["currency"] = f"'{currency}' is not a known ISO 4217 currency code (e.g. USD)."
+    country = normalized.get("country")
+    if country:
+        normalized["country"] = country = country.upper()
+        if not COUNTRY_CODE.match(country):
+            errors["country"] = f"'{country}' is not an ISO 3166-1 alpha-2 country code (e.g. US)."
+    if "metadata" in normalized:
+        if normalized["metadata"] is None:
+            normalized["metadata"] = {}
+        elif not isinstance(normalized["metadata"], dict):
+            errors["metadata"] = "metadata must be a JSON object."
+    for field in ("net_payment_terms_days", "invoice_grace_period_hours"):
+        value = normalized.get(field)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            errors[field] = f"{field} must be a whole number, 0 or more."
+    if errors:
+        raise ValidationError(errors)
+    return normalized
+
+
+def _full_clean(customer: Customer) -> None:
+    # Uniqueness is answered as a conflict (409) by the callers, not as a field error.
+    customer.full_clean(validate_unique=False)
+
+
+@transaction.atomic
+def customer_create(*, external_id: str, name: str, **attributes: Any) -> Customer:
+    """A new customer. `attributes` are any of EDITABLE_FIELDS; raises StateConflict if taken."""
+    unknown = sorted(set(attributes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError({field: "Unknown field." for field in unknown})
+    external_id = (external_id or "").strip()
+    if not external_id:
+        raise ValidationError({"external_id": "A customer needs an external_id."})
+    values = _normalized({"name": name, **attributes})
+    if Customer.objects.filter(external_id=external_id).exists():
+        raise StateConflict(f"A customer with external_id '{external_id}' already exists.")
+    customer = Customer(external_id=external_id, **values)
+    _full_clean(customer)
+    customer.save()
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes: Any) -> Customer:
+    """Change some of EDITABLE_FIELDS. The currency is fixed once the customer has subscribed."""
+    if "external_id" in changes and changes["external_id"] != customer.external_id:
+        raise ValidationError(
+            {"external_id": "external_id cannot be changed: events and integrations refer to it."}
+        )
+    changes.pop("external_id", None)
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError({field: "Unknown field." for field in unknown})
+    values = _normalized(changes)
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    new_currency = values.get("currency", customer.currency)
+    if new_currency != customer.currency and customer.subscriptions.exists():
+        raise ValidationError(
+            {
+                "currency": f"Customer '{customer.external_id}' is billed in {customer.currency} "
+                "and has subscriptions: its currency cannot change."
+            }
+        )
+    for field, value in values.items():
+        setattr(customer, field, value)
+    _full_clean(customer)
+    customer.save()
+    return customer
