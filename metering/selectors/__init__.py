@@ -1,0 +1,26 @@
+"""Reads of the metering app: usage per meter, event diagnosis, the customer's usage so far.
+
+The single seam where a columnar store would take over the event reads (DESIGN §5).
+"""
+
+from metering.selectors.usage import (
+    GroupUsage,
+    Usage,
+    UsageBucket,
+    events_for_usage,
+    meter_events,
+    usage_by_group,
+    usage_for_period,
+    usage_series,
+)
+
+__all__ = [
+    "GroupUsage",
+    "Usage",
+    "UsageBucket",
+    "events_for_usage",
+    "meter_events",
+    "usage_by_group",
+    "usage_for_period",
+    "usage_series",
+]

@@ -1,0 +1,186 @@
+"""Checks one incoming event and turns it into a row to store.
+
+Hand-written rather than a DRF serializer: a batch holds up to 1,000 events and this runs for
+each of them, so it does only the checks the contract needs (measured in docs/performance.md).
+JSON numbers arrive as Decimal (see `loads`) and are written back exactly as received.
+"""
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from metering.properties import MAX_DIGITS
+
+MAX_FUTURE = timedelta(minutes=5)
+MAX_PROPERTIES_BYTES = 65_536
+MAX_NESTING = 20
+EVENT_FIELDS = ("event_id", "event_name", "external_customer_id", "timestamp", "properties")
+_EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
+_MAX_LENGTHS = {"event_id": 255, "event_name": 200, "external_customer_id": 255}
+# PostgreSQL refuses NUL in text and unpaired surrogates in JSON: refuse them up front.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+class EventInvalid(Exception):
+    """One event broke the contract; `errors` maps each field to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class PropertiesInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A valid event, ready to insert: timestamp in UTC, properties as exact JSON text."""
+
+    event_id: str
+    event_name: str
+    external_customer_id: str
+    timestamp: datetime
+    properties_json: str
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str | bytes):
+    """Parse JSON with numbers kept exact (Decimal) and NaN/Infinity refused."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def event_validate(*, payload: object, at: datetime) -> EventRow:
+    """Check one event against DESIGN §4; raise EventInvalid listing every problem."""
+    if type(payload) is not dict:
+        raise EventInvalid({"non_field_errors": ["An event must be a JSON object."]})
+    errors: dict[str, list[str]] = {}
+    if len(payload) > len(EVENT_FIELDS) or not payload.keys() <= _EVENT_FIELD_SET:
+        for name in payload.keys() - _EVENT_FIELD_SET:
+            errors[name] = [f"Unknown field. An event has: {', '.join(EVENT_FIELDS)}."]
+
+    event_id = payload.get("event_id")
+    if event_id is None:
+        event_id = str(uuid.uuid4())
+    else:
+        _check_text(errors, "event_id", event_id)
+    event_name = payload.get("event_name")
+    _check_text(errors, "event_name", event_name)
+    external_customer_id = payload.get("external_customer_id")
+    _check_text(errors, "external_customer_id", external_customer_id)
+    timestamp = _timestamp(errors, payload.get("timestamp"), at)
+
+    properties = payload.get("properties")
+    properties_json = "{}"
+    if properties is not None:
+        if type(properties) is not dict:
+            errors["properties"] = ["Must be a JSON object."]
+        elif properties:
+            try:
+                properties_json = encode_properties(properties)
+            except PropertiesInvalid as error:
+                errors["properties"] = [str(error)]
+
+    if errors:
+        raise EventInvalid(errors)
+    return EventRow(event_id, event_name, external_customer_id, timestamp, properties_json)
+
+
+def _check_text(errors: dict, name: str, value: object) -> None:
+    if value is None:
+        errors[name] = ["This field is required."]
+    elif type(value) is not str:
+        errors[name] = ["Must be a string."]
+    elif not value or value.isspace():
+        errors[name] = ["Must not be blank."]
+    elif len(value) > _MAX_LENGTHS[name]:
+        errors[name] = [f"At most {_MAX_LENGTHS[name]} characters."]
+    elif _UNSTORABLE.search(value):
+        errors[name] = ["Must not contain NUL characters or unpaired surrogates."]
+
+
+def _timestamp(errors: dict, value: object, at: datetime) -> datetime:
+    if value is None:
+        return at
+    if type(value) is not str:
+        errors["timestamp"] = ["Must be an ISO 8601 string, e.g. 2026-03-01T12:00:00Z."]
+        return at
+    try:
+        timestamp = datetime.fromisoformat(value)
+    except ValueError:
+        errors["timestamp"] = [
+            "Not an ISO 8601 date-time with an offset, e.g. 2026-03-01T12:00:00Z."
+        ]
+        return at
+    if timestamp.tzinfo is None:
+        errors["timestamp"] = ["Needs a UTC offset, e.g. 2026-03-01T12:00:00Z or +02:00."]
+        return at
+    try:
+        timestamp = timestamp.astimezone(UTC)
+    except (OverflowError, ValueError):
+        errors["timestamp"] = ["Out of range."]
+        return at
+    if timestamp > at + MAX_FUTURE:
+        errors["timestamp"] = [f"More than 5 minutes in the future (server time {at.isoformat()})."]
+    return timestamp
+
+
+def encode_properties(properties: dict) -> str:
+    """Properties as compact JSON text, numbers written exactly as received."""
+    parts: list[str] = []
+    _encode(properties, parts, 0)
+    text = "".join(parts)
+    if len(text) > MAX_PROPERTIES_BYTES:
+        raise PropertiesInvalid(f"At most {MAX_PROPERTIES_BYTES} bytes of JSON.")
+    return text
+
+
+def _encode(value: object, parts: list[str], depth: int) -> None:
+    kind = type(value)
+    if kind is str:
+        if _UNSTORABLE.search(value):
+            raise PropertiesInvalid("Text must not contain NUL characters or unpaired surrogates.")
+        parts.append(_encode_str(value))
+    elif kind is int:
+        parts.append(str(value))
+    elif kind is Decimal:
+        # Within what meters read as numeric (metering.properties.NUMERIC_PATTERN).
+        if value.adjusted() >= MAX_DIGITS or value.as_tuple().exponent < -MAX_DIGITS:
+            raise PropertiesInvalid(
+                f"Numbers have at most {MAX_DIGITS} digits before and after the decimal point."
+            )
+        parts.append(str(value))
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif value is None:
+        parts.append("null")
+    elif kind is dict or kind is list:
+        if depth >= MAX_NESTING:
+            raise PropertiesInvalid(f"Nested deeper than {MAX_NESTING} levels.")
+        if kind is dict:
+            parts.append("{")
+            for position, (key, item) in enumerate(value.items()):
+                if position:
+                    parts.append(",")
+                _encode(key, parts, depth)
+                parts.append(":")
+                _encode(item, parts, depth + 1)
+            parts.append("}")
+        else:
+            parts.append("[")
+            for position, item in enumerate(value):
+                if position:
+                    parts.append(",")
+                _encode(item, parts, depth + 1)
+            parts.append("]")
+    else:
+        raise PropertiesInvalid(f"Unsupported value: {value!r}.")
