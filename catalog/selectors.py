@@ -5,14 +5,17 @@ import (DESIGN §2): "in use" is read through the reverse relations customers de
 (`subscriptions`, `phases`), and is simply False while those models do not exist yet.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
 
-from catalog.currencies import format_money
+from catalog.currencies import format_money, is_known_currency
+from catalog.errors import CatalogValidationError
 from catalog.models import Charge, Meter, Plan
-from rating import ChargeSpec, rate
+from catalog.validation import CHARGE_FIELDS, charge_spec_from_values
+from rating import ChargeSpec, ChargeSpecError, RatingError, rate
 from rating import Tier as RatingTier
 
 # Reverse accessors on Plan through which a subscription (or one of its phases) uses a plan.
@@ -51,6 +54,16 @@ def plans_in_use_q() -> Q:
 
 def plans_in_use() -> QuerySet[Plan]:
     return Plan.objects.filter(plans_in_use_q()).distinct()
+
+
+def plans_with_details(queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
+    """Plans with `in_use` annotated and their charges, meters and tiers prefetched."""
+    queryset = Plan.objects.all() if queryset is None else queryset
+    if _in_use_relations():
+        in_use = Exists(Plan.objects.filter(plans_in_use_q(), pk=OuterRef("pk")))
+    else:
+        in_use = Value(False, output_field=BooleanField())
+    return queryset.annotate(in_use=in_use).prefetch_related("charges__meter", "charges__tiers")
 
 
 def plans_latest() -> QuerySet[Plan]:
@@ -138,3 +151,38 @@ def charge_price_preview(*, charge: Charge, quantity: Decimal, event_count: int 
         quantity=quantity,
         event_count=event_count,
     )
+
+
+def price_preview_from_values(
+    *, currency: str, charge: Mapping, quantity: Decimal, event_count: int = 0
+) -> dict:
+    """Price a charge given as API fields (as in a plan; "meter" optional, checked if given).
+
+    Raises CatalogValidationError with field errors ({"charge": {"tiers": [...]}}) when the
+    currency is unknown or rating cannot price the charge.
+    """
+    errors: dict = {}
+    if not is_known_currency(currency):
+        errors["currency"] = [f"{currency!r} is not a currency Tally can bill in."]
+    charge_errors: dict[str, list[str]] = {}
+    unknown = sorted(set(charge) - set(CHARGE_FIELDS))
+    for name in unknown:
+        charge_errors[name] = ["Unknown field."]
+    meter_code = charge.get("meter")
+    if meter_code and not Meter.objects.filter(code=meter_code).exists():
+        charge_errors["meter"] = [f"Unknown meter {meter_code!r}."]
+    spec = None
+    try:
+        spec = charge_spec_from_values(charge)
+    except ChargeSpecError as error:
+        charge_errors.update(error.errors)
+    if charge_errors:
+        errors["charge"] = charge_errors
+    if errors:
+        raise CatalogValidationError(errors)
+    try:
+        return price_preview(
+            currency=currency, spec=spec, quantity=quantity, event_count=event_count
+        )
+    except RatingError as error:
+        raise CatalogValidationError({"quantity": [str(error)]}) from error

@@ -3,9 +3,9 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from catalog.errors import CatalogValidationError, CodeTaken
 from catalog.models import Aggregation, Meter, MeterReset
 from catalog.selectors import meter_plans_in_use
-from catalog.services.errors import CatalogValidationError, CodeTaken
 
 EDITABLE_FIELDS = (
     "name",

@@ -12,9 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from catalog.currencies import is_known_currency
+from catalog.errors import CatalogValidationError, CodeTaken
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, Tier
 from catalog.selectors import plan_is_frozen
-from catalog.services.errors import CatalogValidationError, CodeTaken
 from catalog.validation import CHARGE_FIELDS, CHARGE_NUMBER_FIELDS, charge_spec_from_values
 from rating import ChargeSpecError
 

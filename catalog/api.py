@@ -1,0 +1,186 @@
+"""Catalog API views (DESIGN §4): meters, plans (latest version, versioned changes), price preview.
+
+Each view validates its body with a serializer and calls one service or selector; refusals come
+back as field errors (400), an existing code as 409, an unknown code as 404.
+"""
+
+from contextlib import contextmanager
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.api import Conflict
+from catalog.errors import CatalogValidationError, CodeTaken
+from catalog.models import Meter, Plan
+from catalog.selectors import (
+    plan_get,
+    plan_versions,
+    plans_latest,
+    plans_with_details,
+    price_preview_from_values,
+)
+from catalog.serializers import (
+    MeterSerializer,
+    PlanInputSerializer,
+    PlanSerializer,
+    PlanVersionSerializer,
+    PricePreviewInputSerializer,
+    PricePreviewSerializer,
+)
+from catalog.services import meter_create, meter_update, plan_create, plan_update
+
+FIELD_ERRORS = OpenApiResponse(description='Field errors, e.g. {"charges": {"0": {...}}}.')
+NOT_FOUND = OpenApiResponse(description="No such code.")
+CONFLICT = OpenApiResponse(description="The code is taken.")
+
+
+@contextmanager
+def service_errors():
+    """Service refusals as API errors: field errors → 400, a taken code → 409."""
+    try:
+        yield
+    except CatalogValidationError as error:
+        raise serializers.ValidationError(error.detail) from error
+    except CodeTaken as error:
+        raise Conflict(str(error)) from error
+
+
+def _meter(code: str) -> Meter:
+    try:
+        return Meter.objects.get(code=code)
+    except Meter.DoesNotExist:
+        raise NotFound(f"No meter with code {code!r}.") from None
+
+
+def _plan(code: str, version: str | None = None) -> Plan:
+    try:
+        number = None if version in (None, "") else int(version)
+    except ValueError:
+        raise serializers.ValidationError({"version": ["A whole number."]}) from None
+    try:
+        plan = plan_get(code=code, version=number)
+    except Plan.DoesNotExist:
+        suffix = f" version {number}" if number else ""
+        raise NotFound(f"No plan with code {code!r}{suffix}.") from None
+    return plans_with_details().get(pk=plan.pk)
+
+
+class MeterListView(APIView):
+    @extend_schema(responses=MeterSerializer(many=True), summary="List meters")
+    def get(self, request):
+        return Response(MeterSerializer(Meter.objects.order_by("code"), many=True).data)
+
+    @extend_schema(
+        request=MeterSerializer,
+        responses={201: MeterSerializer, 400: FIELD_ERRORS, 409: CONFLICT},
+        summary="Create a meter",
+    )
+    def post(self, request):
+        serializer = MeterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            meter = meter_create(**serializer.validated_data)
+        return Response(MeterSerializer(meter).data, status=status.HTTP_201_CREATED)
+
+
+class MeterDetailView(APIView):
+    @extend_schema(responses={200: MeterSerializer, 404: NOT_FOUND}, summary="Get a meter")
+    def get(self, request, code: str):
+        return Response(MeterSerializer(_meter(code)).data)
+
+    @extend_schema(
+        request=MeterSerializer(partial=True),
+        responses={200: MeterSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+        summary="Change a meter (its counting rules are locked while plans in use price it)",
+    )
+    def patch(self, request, code: str):
+        meter = _meter(code)
+        serializer = MeterSerializer(meter, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            meter = meter_update(meter=meter, **serializer.validated_data)
+        return Response(MeterSerializer(meter).data)
+
+
+class PlanListView(APIView):
+    @extend_schema(
+        responses=PlanSerializer(many=True), summary="List plans (the latest version of each)"
+    )
+    def get(self, request):
+        plans = plans_with_details(plans_latest())
+        return Response(PlanSerializer(plans, many=True, context={}).data)
+
+    @extend_schema(
+        request=PlanInputSerializer,
+        responses={201: PlanSerializer, 400: FIELD_ERRORS, 409: CONFLICT},
+        summary="Create a plan with its charges and tiers",
+    )
+    def post(self, request):
+        serializer = PlanInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            plan = plan_create(**serializer.validated_data)
+        plan = plans_with_details().get(pk=plan.pk)
+        return Response(PlanSerializer(plan, context={}).data, status=status.HTTP_201_CREATED)
+
+
+VERSION_PARAMETER = OpenApiParameter(
+    "version", int, description="A given version (default: the latest)."
+)
+
+
+class PlanDetailView(APIView):
+    @extend_schema(
+        parameters=[VERSION_PARAMETER],
+        responses={200: PlanSerializer, 404: NOT_FOUND},
+        summary="Get a plan (its latest version unless ?version=)",
+    )
+    def get(self, request, code: str):
+        plan = _plan(code, request.query_params.get("version"))
+        return Response(PlanSerializer(plan, context={}).data)
+
+    @extend_schema(
+        request=PlanInputSerializer(partial=True),
+        responses={200: PlanSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+        summary="Change a plan: in place while unused, else as a new version",
+        description="`charges`, when given, replaces all the plan's charges. When a "
+        "subscription uses the latest version, the change creates version + 1 (returned); "
+        "subscriptions keep their version.",
+    )
+    def patch(self, request, code: str):
+        plan = _plan(code)
+        serializer = PlanInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            plan = plan_update(plan=plan, **serializer.validated_data)
+        plan = plans_with_details().get(pk=plan.pk)
+        return Response(PlanSerializer(plan, context={}).data)
+
+
+class PlanVersionsView(APIView):
+    @extend_schema(
+        responses={200: PlanVersionSerializer(many=True), 404: NOT_FOUND},
+        summary="List a plan's versions, newest first",
+    )
+    def get(self, request, code: str):
+        versions = plans_with_details(plan_versions(code=code))
+        if not versions:
+            raise NotFound(f"No plan with code {code!r}.")
+        return Response(PlanVersionSerializer(versions, many=True).data)
+
+
+class PricePreviewView(APIView):
+    @extend_schema(
+        request=PricePreviewInputSerializer,
+        responses={200: PricePreviewSerializer, 400: FIELD_ERRORS},
+        summary="Price a quantity with one charge (the rating engine on its own)",
+    )
+    def post(self, request):
+        serializer = PricePreviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            preview = price_preview_from_values(**serializer.validated_data)
+        return Response(PricePreviewSerializer(preview).data)
