@@ -168,16 +168,11 @@ def period_containing(
         index = (at - origin) // (_FIXED[interval] * interval_count)
     else:
         months = (at.year - origin.year) * 12 + at.month - origin.month
-        index = max(months // (_MONTHS[interval] * interval_count), 0)
-
-        def edge(number: int) -> datetime:
-            return boundary(origin, interval=interval, interval_count=interval_count, index=number)
-
-        # The month count can be one period off (a clamped day, a time of day): step to fix it.
-        while index > 0 and edge(index) > at:
+        index = months // (_MONTHS[interval] * interval_count)
+        # Boundary `index` falls in `at`'s month or earlier, and the next one in a later month;
+        # only a boundary in `at`'s own month can still be after `at` (a later day or time).
+        if boundary(origin, interval=interval, interval_count=interval_count, index=index) > at:
             index -= 1
-        while edge(index + 1) <= at:
-            index += 1
     return billing_period(
         started_at=started_at,
         anchor=anchor,
