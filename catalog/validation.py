@@ -6,10 +6,28 @@ operator sees the same message wherever the charge was typed.
 """
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+
+from catalog.currencies import is_known_currency
+from catalog.models import Aggregation, Meter, Plan
 from rating import ChargeSpec, ChargeSpecError, validate_charge
 from rating import Tier as RatingTier
 
+PLAN_FIELDS = (
+    "name",
+    "description",
+    "currency",
+    "interval",
+    "interval_count",
+    "base_amount",
+    "base_timing",
+    "setup_amount",
+    "trial_days",
+    "metadata",
+)
+PLAN_AMOUNTS = ("base_amount", "setup_amount")
 CHARGE_NUMBER_FIELDS = (
     "unit_amount",
     "amount",
@@ -93,3 +111,66 @@ def charge_errors(values: Mapping) -> dict[str, list[str]]:
     except ChargeSpecError as error:
         return error.errors
     return {}
+
+
+def plan_field_errors(plan: Plan) -> dict[str, list[str]]:
+    """Field errors of a plan's own fields (not its charges); normalises the currency code."""
+    errors: dict[str, list[str]] = {}
+    for name in PLAN_AMOUNTS:
+        if isinstance(getattr(plan, name), float):
+            errors[name] = ['Give an exact number as a string, e.g. "29.00", not a float.']
+            setattr(plan, name, Decimal("0"))
+    if isinstance(plan.currency, str):
+        plan.currency = plan.currency.strip().upper()
+    try:
+        plan.clean_fields(exclude=["version"])
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if not is_known_currency(plan.currency):
+        errors["currency"] = [
+            f"{plan.currency!r} is not a currency Tally can bill in: "
+            "use an ISO 4217 code such as USD, EUR or JPY."
+        ]
+    for name in PLAN_AMOUNTS:
+        value = getattr(plan, name)
+        if name not in errors and value is not None and value < 0:
+            errors[name] = [f"The {name.replace('_', ' ')} cannot be negative."]
+    if "interval_count" not in errors and plan.interval_count is not None:
+        if plan.interval_count < 1:
+            errors["interval_count"] = ["The interval count is at least 1."]
+    if "metadata" not in errors and not isinstance(plan.metadata, dict):
+        errors["metadata"] = ['Metadata is an object of keys and values, e.g. {"team": "growth"}.']
+    return errors
+
+
+def _filters_errors(filters) -> list[str]:
+    if not isinstance(filters, dict):
+        return ['Filters are an object: property → list of values, e.g. {"model": ["gpt-4"]}.']
+    problems = []
+    for prop, values in filters.items():
+        if not isinstance(prop, str) or not prop.strip():
+            problems.append("Each filter names a property.")
+            continue
+        if not isinstance(values, list) or not values:
+            problems.append(f"Filter {prop!r}: give a non-empty list of allowed values.")
+            continue
+        if not all(isinstance(value, str | int | float | bool) for value in values):
+            problems.append(f"Filter {prop!r}: values must be strings, numbers or booleans.")
+    return problems
+
+
+def meter_field_errors(meter: Meter) -> dict[str, list[str]]:
+    """Field errors of a meter: column formats, the property a numeric meter reads, filters."""
+    errors: dict[str, list[str]] = {}
+    try:
+        meter.clean_fields()
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if meter.aggregation != Aggregation.COUNT and not (meter.field or "").strip():
+        errors.setdefault("field", []).append(
+            f"A {meter.aggregation} meter reads a property: give its path (e.g. tokens)."
+        )
+    filters_errors = _filters_errors(meter.filters)
+    if filters_errors:
+        errors["filters"] = filters_errors
+    return errors

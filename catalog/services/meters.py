@@ -1,11 +1,11 @@
 """Creating and changing meters. A meter that prices a plan in use keeps its counting rules."""
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from catalog.errors import CatalogValidationError, CodeTaken
-from catalog.models import Aggregation, Meter, MeterReset
+from catalog.models import Meter, MeterReset
 from catalog.selectors import meter_plans_in_use
+from catalog.validation import meter_field_errors
 
 EDITABLE_FIELDS = (
     "name",
@@ -22,35 +22,8 @@ EDITABLE_FIELDS = (
 COUNTING_FIELDS = ("event_name", "aggregation", "field", "filters", "reset")
 
 
-def _filters_errors(filters) -> list[str]:
-    if not isinstance(filters, dict):
-        return ['Filters are an object: property → list of values, e.g. {"model": ["gpt-4"]}.']
-    problems = []
-    for prop, values in filters.items():
-        if not isinstance(prop, str) or not prop.strip():
-            problems.append("Each filter names a property.")
-            continue
-        if not isinstance(values, list) or not values:
-            problems.append(f"Filter {prop!r}: give a non-empty list of allowed values.")
-            continue
-        if not all(isinstance(value, str | int | float | bool) for value in values):
-            problems.append(f"Filter {prop!r}: values must be strings, numbers or booleans.")
-    return problems
-
-
 def _validate(meter: Meter) -> None:
-    errors: dict[str, list[str]] = {}
-    try:
-        meter.clean_fields()
-    except ValidationError as error:
-        errors.update(error.message_dict)
-    if meter.aggregation != Aggregation.COUNT and not (meter.field or "").strip():
-        errors.setdefault("field", []).append(
-            f"A {meter.aggregation} meter reads a property: give its path (e.g. tokens)."
-        )
-    filters_errors = _filters_errors(meter.filters)
-    if filters_errors:
-        errors["filters"] = filters_errors
+    errors = meter_field_errors(meter)
     if errors:
         raise CatalogValidationError(errors)
 

@@ -11,26 +11,18 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from catalog.currencies import is_known_currency
 from catalog.errors import CatalogValidationError, CodeTaken
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, Tier
 from catalog.selectors import plan_is_frozen
-from catalog.validation import CHARGE_FIELDS, CHARGE_NUMBER_FIELDS, charge_spec_from_values
+from catalog.validation import (
+    CHARGE_FIELDS,
+    CHARGE_NUMBER_FIELDS,
+    PLAN_FIELDS,
+    charge_spec_from_values,
+    plan_field_errors,
+)
 from rating import ChargeSpecError
 
-PLAN_FIELDS = (
-    "name",
-    "description",
-    "currency",
-    "interval",
-    "interval_count",
-    "base_amount",
-    "base_timing",
-    "setup_amount",
-    "trial_days",
-    "metadata",
-)
-PLAN_AMOUNTS = ("base_amount", "setup_amount")
 ErrorDict = dict[str, list[str]]
 
 
@@ -58,34 +50,6 @@ def _field_errors(instance, *, exclude: list[str]) -> ErrorDict:
     except ValidationError as error:
         return error.message_dict
     return {}
-
-
-def _plan_errors(plan: Plan) -> ErrorDict:
-    """Field errors of a plan's own fields (not its charges)."""
-    errors: ErrorDict = {}
-    for name in PLAN_AMOUNTS:
-        if isinstance(getattr(plan, name), float):
-            errors[name] = ['Give an exact number as a string, e.g. "29.00", not a float.']
-            setattr(plan, name, Decimal("0"))
-    if isinstance(plan.currency, str):
-        plan.currency = plan.currency.strip().upper()
-    for name, messages in _field_errors(plan, exclude=["version"]).items():
-        errors.setdefault(name, []).extend(messages)
-    if "currency" not in errors and not is_known_currency(plan.currency):
-        errors["currency"] = [
-            f"{plan.currency!r} is not a currency Tally can bill in: "
-            "use an ISO 4217 code such as USD, EUR or JPY."
-        ]
-    for name in PLAN_AMOUNTS:
-        value = getattr(plan, name)
-        if name not in errors and value is not None and value < 0:
-            errors[name] = [f"The {name.replace('_', ' ')} cannot be negative."]
-    if "interval_count" not in errors and plan.interval_count is not None:
-        if plan.interval_count < 1:
-            errors["interval_count"] = ["The interval count is at least 1."]
-    if "metadata" not in errors and not isinstance(plan.metadata, dict):
-        errors["metadata"] = ['Metadata is an object of keys and values, e.g. {"team": "growth"}.']
-    return errors
 
 
 def _resolve_meters(charges: Sequence) -> dict[str, Meter]:
@@ -251,7 +215,7 @@ def plan_create(
         trial_days=trial_days,
         metadata={} if metadata is None else metadata,
     )
-    errors: dict = _plan_errors(plan)
+    errors: dict = plan_field_errors(plan)
     rows = _charge_rows(charges, errors)
     if errors:
         raise CatalogValidationError(errors)
@@ -290,7 +254,7 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
     for name in PLAN_FIELDS:
         if name in changes:
             setattr(candidate, name, changes[name])
-    errors.update(_plan_errors(candidate))
+    errors.update(plan_field_errors(candidate))
     if frozen and "currency" not in errors and candidate.currency != plan.currency:
         errors["currency"] = [
             f"Subscriptions are billed in {plan.currency} on this plan: its currency cannot "
