@@ -27,7 +27,9 @@ TIERED_MODELS = frozenset({PricingModel.GRADUATED, PricingModel.VOLUME, PricingM
 ZERO = Decimal("0")
 
 
-def _coerce(instance, *, names: tuple[str, ...], defaults_to_zero: tuple[str, ...]) -> list[str]:
+def _coerce(
+    instance: object, *, names: tuple[str, ...], defaults_to_zero: tuple[str, ...]
+) -> list[tuple[str, str]]:
     """Replace each named field by its Decimal on the frozen `instance`; return what was refused."""
     problems = []
     for name in names:
@@ -105,9 +107,10 @@ class ChargeSpec:
         for name, message in problems:
             errors.setdefault(name, []).append(message)
         tiers = () if self.tiers is None else self.tiers
-        if not all(isinstance(tier, Tier) for tier in tiers):
-            errors.setdefault("tiers", []).append("Each tier must be a rating.Tier.")
-        object.__setattr__(self, "tiers", tuple(tiers))
+        if not isinstance(tiers, tuple | list) or not all(isinstance(t, Tier) for t in tiers):
+            errors.setdefault("tiers", []).append("The tiers must be a sequence of rating.Tier.")
+        else:
+            object.__setattr__(self, "tiers", tuple(tiers))
         if errors:
             raise ChargeSpecError(errors)
 

@@ -102,7 +102,11 @@ def boundary(anchor_at: datetime, *, interval: str, interval_count: int, index: 
 
 
 def calendar_floor(at: datetime, *, interval: str) -> datetime:
-    """The start of the calendar unit holding `at`: minute, hour, day, Monday, 1st, Jan 1..."""
+    """The start of the calendar unit holding `at`.
+
+    minute and hour: :00; day: midnight UTC; week: Monday 00:00; month: the 1st; quarter:
+    Jan/Apr/Jul/Oct 1st; year: Jan 1st.
+    """
     at = _utc(at, name="at")
     interval = _interval(interval)
     if interval == Interval.MINUTE:

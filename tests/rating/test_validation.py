@@ -257,3 +257,10 @@ def test_bad_quantities_are_refused(quantity, event_count, message):
 
     with pytest.raises(RatingError, match=message):
         rate(spec, quantity, event_count=event_count)
+
+
+def test_tiers_that_are_not_tiers_are_refused():
+    with pytest.raises(ChargeSpecError) as refused:
+        ChargeSpec(model="graduated", tiers=({"up_to": None, "unit_amount": "1"},))
+
+    assert refused.value.errors == {"tiers": ["The tiers must be a sequence of rating.Tier."]}
