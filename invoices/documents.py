@@ -1,0 +1,261 @@
+"""The invoice as a document for its customer: signed expiring links, the stored PDF and the
+finalization email. Core's finalize service calls `invoice_on_finalized`; the rest follows."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django_q.tasks import async_task
+
+from invoices.models import Invoice, InvoiceStatus
+from invoices.pdf import invoice_document, invoice_render_pdf
+
+logger = logging.getLogger(__name__)
+
+RENDER_TASK = "invoices.document_tasks.render_invoice_pdf_task"
+
+# Invoices a customer may see through a link: issued ones (a draft is still changing).
+PUBLIC_STATUSES = (
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAID,
+    InvoiceStatus.VOID,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
+# The finalization email goes out while the invoice still asks for (or records) payment.
+EMAILED_STATUSES = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID)
+
+# One signing salt per purpose: a link to the page cannot be replayed as a link to the PDF.
+PDF_LINK = "invoice-pdf"
+PAGE_LINK = "invoice-page"
+LINK_ROUTES = {PDF_LINK: "invoices_public:invoice-pdf", PAGE_LINK: "invoices_public:hosted-invoice"}
+
+
+class InvoiceLinkInvalid(Exception):
+    """The link was not signed by us, was altered, or names no invoice a customer may see."""
+
+
+class InvoiceLinkExpired(Exception):
+    """The link was genuine but is older than INVOICE_LINK_MAX_AGE_DAYS."""
+
+
+# --- Signed links --------------------------------------------------------------------------
+
+
+def invoice_is_public(*, invoice: Invoice) -> bool:
+    """True once the invoice is issued (numbered and no longer a draft)."""
+    return bool(invoice.pk and invoice.number) and invoice.status in PUBLIC_STATUSES
+
+
+def invoice_link_path(*, invoice: Invoice, purpose: str) -> str | None:
+    """The site-relative signed path for `purpose` (PDF_LINK or PAGE_LINK); None for a draft."""
+    if not invoice_is_public(invoice=invoice):
+        return None
+    token = signing.TimestampSigner(salt=purpose).sign(str(invoice.pk))
+    return reverse(LINK_ROUTES[purpose], kwargs={"token": token})
+
+
+def _absolute(path: str | None) -> str | None:
+    return None if path is None else f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def invoice_pdf_url(*, invoice: Invoice) -> str | None:
+    """Absolute signed, expiring URL serving the PDF; None while there is nothing to serve."""
+    return _absolute(invoice_link_path(invoice=invoice, purpose=PDF_LINK))
+
+
+def invoice_hosted_url(*, invoice: Invoice) -> str | None:
+    """Absolute signed, expiring URL of the customer's hosted invoice page."""
+    return _absolute(invoice_link_path(invoice=invoice, purpose=PAGE_LINK))
+
+
+def invoice_from_link(*, token: str, purpose: str) -> Invoice:
+    """The invoice a signed link names. Raises InvoiceLinkInvalid for a tampered or foreign
+    token (or an invoice that is not public), InvoiceLinkExpired for a genuine but old one."""
+    max_age = timedelta(days=settings.INVOICE_LINK_MAX_AGE_DAYS)
+    try:
+        invoice_id = signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
+    except signing.SignatureExpired:
+        raise InvoiceLinkExpired(token) from None
+    except signing.BadSignature:
+        raise InvoiceLinkInvalid(token) from None
+    # The signature is ours, so the value is an id we signed.
+    invoice = Invoice.objects.select_related("customer").filter(pk=int(invoice_id)).first()
+    if invoice is None or not invoice_is_public(invoice=invoice):
+        raise InvoiceLinkInvalid(token)
+    return invoice
+
+
+# --- The stored PDF ------------------------------------------------------------------------
+
+
+def invoice_pdf_is_current(*, invoice: Invoice) -> bool:
+    """True when the stored PDF exists and was rendered after the last change of status
+    (a PDF rendered before a payment or a void lacks its PAID/VOID stamp)."""
+    if not invoice.pdf_file or invoice.pdf_rendered_at is None:
+        return False
+    changed_at = [moment for moment in (invoice.paid_at, invoice.voided_at) if moment]
+    if any(moment > invoice.pdf_rendered_at for moment in changed_at):
+        return False
+    return invoice.pdf_file.storage.exists(invoice.pdf_file.name)
+
+
+def invoices_missing_pdf() -> QuerySet[Invoice]:
+    """Issued invoices with no PDF yet, or whose PDF predates their payment or void."""
+    return Invoice.objects.filter(status__in=PUBLIC_STATUSES, number__isnull=False).filter(
+        Q(pdf_file="")
+        | Q(pdf_rendered_at__isnull=True)
+        | Q(paid_at__gt=F("pdf_rendered_at"))
+        | Q(voided_at__gt=F("pdf_rendered_at"))
+    )
+
+
+def invoice_store_pdf(*, invoice: Invoice, at: datetime, force: bool = False) -> Invoice:
+    """Render the issued invoice's PDF once and store it as <number>.pdf; returns the invoice
+    as stored. An up-to-date PDF is kept as it is unless `force`. Drafts are refused."""
+    if not invoice_is_public(invoice=invoice):
+        raise ValidationError(
+            f"Invoice {invoice} is a draft (or was voided before it was issued): "
+            "only a finalized invoice has a PDF."
+        )
+    if not force and invoice_pdf_is_current(invoice=invoice):
+        return invoice
+    with transaction.atomic():
+        # Two workers storing the same PDF queue up here; the second finds it done.
+        locked = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("customer")
+            .get(pk=invoice.pk)
+        )
+        if not force and invoice_pdf_is_current(invoice=locked):
+            return locked
+        pdf = invoice_render_pdf(invoice=locked)
+        replaced = locked.pdf_file.name
+        locked.pdf_file.save(f"{locked.number}.pdf", ContentFile(pdf), save=False)
+        locked.pdf_rendered_at = at
+        locked.save(update_fields=["pdf_file", "pdf_rendered_at", "updated_at"])
+        if replaced and replaced != locked.pdf_file.name:
+            storage = locked.pdf_file.storage
+            transaction.on_commit(lambda: storage.delete(replaced))
+    return locked
+
+
+@dataclass
+class RenderReport:
+    rendered: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def invoice_render_missing_pdfs(
+    *, at: datetime, force: bool = False, invoice_id: int | None = None
+) -> RenderReport:
+    """Store the PDF of every issued invoice that lacks an up-to-date one (of every issued
+    invoice with `force`; of `invoice_id` only when given). One failure is reported and does
+    not stop the others."""
+    if force:
+        candidates = Invoice.objects.filter(status__in=PUBLIC_STATUSES, number__isnull=False)
+    else:
+        candidates = invoices_missing_pdf()
+    if invoice_id is not None:
+        invoice = Invoice.objects.filter(pk=invoice_id).first()
+        if invoice is None:
+            raise ValidationError(f"There is no invoice {invoice_id}.")
+        if not invoice_is_public(invoice=invoice):
+            raise ValidationError(f"Invoice {invoice_id} is a draft: finalize it first.")
+        candidates = candidates.filter(pk=invoice_id)
+    report = RenderReport()
+    for invoice in candidates.select_related("customer").order_by("pk").iterator():
+        try:
+            invoice_store_pdf(invoice=invoice, at=at, force=force)
+        except Exception as error:  # one broken invoice must not block the rest
+            logger.exception("Could not render the PDF of invoice %s", invoice.number)
+            report.failed.append((invoice.number, f"{type(error).__name__}: {error}"))
+        else:
+            report.rendered.append(invoice.number)
+    return report
+
+
+# --- Email ---------------------------------------------------------------------------------
+
+
+def invoice_send_email(*, invoice: Invoice, at: datetime) -> bool:
+    """Email the issued invoice to its customer once, with the PDF attached and the hosted
+    link. Returns False (and logs why) when it was already sent, the customer has no email
+    address, or the invoice was voided meanwhile."""
+    invoice = Invoice.objects.select_related("customer").get(pk=invoice.pk)
+    if not invoice_is_public(invoice=invoice):
+        raise ValidationError(f"Invoice {invoice} is a draft: it is emailed once finalized.")
+    if invoice.emailed_at is not None:
+        logger.info("Invoice %s was already emailed at %s", invoice.number, invoice.emailed_at)
+        return False
+    if invoice.status not in EMAILED_STATUSES:
+        logger.info("Invoice %s is %s: not emailed", invoice.number, invoice.status)
+        return False
+    customer = invoice.customer
+    if not customer.email:
+        logger.info(
+            "Invoice %s not emailed: customer %s has no email address",
+            invoice.number,
+            customer.external_id,
+        )
+        return False
+    invoice = invoice_store_pdf(invoice=invoice, at=at)
+    message = _invoice_email(invoice=invoice)
+    # Claim the send first: of two workers, only the one that sets emailed_at sends.
+    claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(emailed_at=at)
+    if not claimed:
+        return False
+    try:
+        message.send()
+    except Exception:
+        Invoice.objects.filter(pk=invoice.pk).update(emailed_at=None)
+        raise
+    return True
+
+
+def _invoice_email(*, invoice: Invoice) -> EmailMultiAlternatives:
+    company = settings.TALLY_COMPANY
+    context = {
+        "doc": invoice_document(invoice=invoice),
+        "hosted_url": invoice_hosted_url(invoice=invoice),
+        "pdf_url": invoice_pdf_url(invoice=invoice),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"Invoice {invoice.number} from {company['name']}",
+        body=render_to_string("invoices/email/invoice_finalized.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[invoice.customer.email],
+        reply_to=[company["email"]] if company.get("email") else None,
+    )
+    message.attach_alternative(
+        render_to_string("invoices/email/invoice_finalized.html", context), "text/html"
+    )
+    with invoice.pdf_file.open("rb") as pdf:
+        message.attach(f"{invoice.number}.pdf", pdf.read(), "application/pdf")
+    return message
+
+
+# --- Finalization --------------------------------------------------------------------------
+
+
+def invoice_deliver(*, invoice: Invoice, at: datetime) -> Invoice:
+    """What follows a finalization: store the PDF, then email it to the customer."""
+    invoice = invoice_store_pdf(invoice=invoice, at=at)
+    invoice_send_email(invoice=invoice, at=at)
+    invoice.refresh_from_db(fields=["emailed_at"])
+    return invoice
+
+
+def invoice_on_finalized(*, invoice: Invoice) -> None:
+    """Called inside the finalizing transaction: queue PDF rendering and the email on commit
+    (a rolled-back finalization queues nothing; the worker sees the committed invoice)."""
+    invoice_id = invoice.pk
+    transaction.on_commit(lambda: async_task(RENDER_TASK, invoice_id))

@@ -1,0 +1,72 @@
+"""The customer's side of an invoice, reached through a signed, expiring link (no login):
+the hosted invoice page and the PDF. A tampered link gets 404, an expired one 403."""
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from invoices.documents import (
+    PAGE_LINK,
+    PDF_LINK,
+    InvoiceLinkExpired,
+    InvoiceLinkInvalid,
+    invoice_from_link,
+    invoice_link_path,
+    invoice_store_pdf,
+)
+from invoices.models import Invoice
+from invoices.pdf import invoice_document
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # The token in the URL is the credential: keep it out of caches, search engines and the
+    # Referer header of any link followed from the page.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _refusal(request: HttpRequest, error: Exception) -> HttpResponse:
+    company = settings.TALLY_COMPANY
+    if isinstance(error, InvoiceLinkExpired):
+        response = render(request, "invoices/link_expired.html", {"company": company}, status=403)
+    else:
+        response = render(request, "invoices/link_invalid.html", {"company": company}, status=404)
+    return _private(response)
+
+
+def _invoice_or_refusal(request: HttpRequest, token: str, purpose: str):
+    try:
+        return invoice_from_link(token=token, purpose=purpose), None
+    except (InvoiceLinkExpired, InvoiceLinkInvalid) as error:
+        return None, _refusal(request, error)
+
+
+@require_safe
+def hosted_invoice(request: HttpRequest, token: str) -> HttpResponse:
+    invoice, refusal = _invoice_or_refusal(request, token, PAGE_LINK)
+    if refusal:
+        return refusal
+    context = {
+        "doc": invoice_document(invoice=invoice),
+        "pdf_path": invoice_link_path(invoice=invoice, purpose=PDF_LINK),
+    }
+    return _private(render(request, "invoices/hosted_invoice.html", context))
+
+
+@require_safe
+def invoice_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    invoice, refusal = _invoice_or_refusal(request, token, PDF_LINK)
+    if refusal:
+        return refusal
+    invoice: Invoice = invoice_store_pdf(invoice=invoice, at=timezone.now())
+    response = FileResponse(
+        invoice.pdf_file.open("rb"),
+        content_type="application/pdf",
+        as_attachment="download" in request.GET,
+        filename=f"{invoice.number}.pdf",
+    )
+    return _private(response)
