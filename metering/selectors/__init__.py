@@ -3,6 +3,7 @@
 The single seam where a columnar store would take over the event reads (DESIGN §5).
 """
 
+from metering.selectors.customer_usage import CustomerUsage, MeterUsage, customer_usage
 from metering.selectors.usage import (
     GroupUsage,
     Usage,
@@ -15,6 +16,9 @@ from metering.selectors.usage import (
 )
 
 __all__ = [
+    "CustomerUsage",
+    "MeterUsage",
+    "customer_usage",
     "GroupUsage",
     "Usage",
     "UsageBucket",

@@ -1,0 +1,65 @@
+"""Two requests with the same events at the same moment store them once (PostgreSQL)."""
+
+import json
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from billing.services import api_key_create
+from metering.models import Event
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _post_together(path: str, bodies: list[str], raw_key: str) -> list:
+    """Post each body from its own thread (own connection), all released at once."""
+    barrier = threading.Barrier(len(bodies))
+    responses: list = [None] * len(bodies)
+
+    def worker(position: int) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        try:
+            barrier.wait(timeout=10)
+            responses[position] = client.post(
+                path, data=bodies[position], content_type="application/json"
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return responses
+
+
+def _event(event_id: str) -> dict:
+    return {"event_id": event_id, "event_name": "api_call", "external_customer_id": "acme"}
+
+
+def test_same_single_event_from_eight_requests_at_once_is_stored_once():
+    _, raw_key = api_key_create(name="concurrency")
+    for round_number in range(5):
+        body = json.dumps(_event(f"same-{round_number}"))
+        responses = _post_together("/api/v1/events", [body] * 8, raw_key)
+        assert [response.status_code for response in responses] == [202] * 8
+        results = [response.json() for response in responses]
+        assert sum(result["accepted"] for result in results) == 1
+        assert sum(result["duplicates"] for result in results) == 7
+    assert Event.objects.count() == 5
+
+
+def test_overlapping_batches_at_once_store_each_event_once():
+    _, raw_key = api_key_create(name="concurrency")
+    first = json.dumps({"events": [_event(f"e{n}") for n in range(0, 600)]})
+    second = json.dumps({"events": [_event(f"e{n}") for n in range(300, 900)]})
+    responses = _post_together("/api/v1/events/batch", [first, second], raw_key)
+    assert [response.status_code for response in responses] == [202, 202]
+    results = [response.json() for response in responses]
+    assert sum(result["accepted"] for result in results) == 900
+    assert sum(result["duplicates"] for result in results) == 300
+    assert Event.objects.count() == 900
