@@ -56,14 +56,19 @@ def plans_in_use() -> QuerySet[Plan]:
     return Plan.objects.filter(plans_in_use_q()).distinct()
 
 
-def plans_with_details(queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
-    """Plans with `in_use` annotated and their charges, meters and tiers prefetched."""
-    queryset = Plan.objects.all() if queryset is None else queryset
+def plans_with_in_use(queryset: QuerySet[Plan]) -> QuerySet[Plan]:
+    """`queryset` with `in_use` annotated: True on the versions some subscription uses."""
     if _in_use_relations():
         in_use = Exists(Plan.objects.filter(plans_in_use_q(), pk=OuterRef("pk")))
     else:
         in_use = Value(False, output_field=BooleanField())
-    return queryset.annotate(in_use=in_use).prefetch_related("charges__meter", "charges__tiers")
+    return queryset.annotate(in_use=in_use)
+
+
+def plans_with_details(queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
+    """Plans with `in_use` annotated and their charges, meters and tiers prefetched."""
+    queryset = Plan.objects.all() if queryset is None else queryset
+    return plans_with_in_use(queryset).prefetch_related("charges__meter", "charges__tiers")
 
 
 def plans_latest() -> QuerySet[Plan]:

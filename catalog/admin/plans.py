@@ -1,0 +1,328 @@
+"""Admin plan builder: a plan with its charges and their tiers on one page, and a price calculator.
+
+Saving goes through the plan services (plan_create / plan_update), so the admin and the API
+apply the same rules. A version in use is frozen: its page is read-only, with a "Create new
+version" button that copies it into the next version to edit.
+"""
+
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from catalog.admin.forms import CalculatorForm, ChargeForm, ChargeInlineFormSet, PlanForm
+from catalog.currencies import money_display, price_text
+from catalog.models import Charge, Plan
+from catalog.selectors import (
+    charge_price_preview,
+    plan_is_frozen,
+    plan_latest,
+    plans_in_use_q,
+    plans_with_in_use,
+)
+from catalog.services import plan_create, plan_new_version, plan_update
+from catalog.validation import PLAN_FIELDS
+
+EVERY_INTERVAL = {
+    "minute": "every minute",
+    "hour": "hourly",
+    "day": "daily",
+    "week": "weekly",
+    "month": "monthly",
+    "quarter": "quarterly",
+    "year": "yearly",
+}
+
+
+def _frozen(plan: Plan | None) -> bool:
+    """plan_is_frozen, asked once per request for the object the page shows."""
+    if plan is None or plan.pk is None:
+        return False
+    if not hasattr(plan, "_catalog_frozen"):
+        plan._catalog_frozen = plan_is_frozen(plan=plan)
+    return plan._catalog_frozen
+
+
+class InUseFilter(admin.SimpleListFilter):
+    title = "in use"
+    parameter_name = "in_use"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "In use (frozen)"), ("no", "Not in use")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(plans_in_use_q()).distinct()
+        if self.value() == "no":
+            return queryset.exclude(pk__in=Plan.objects.filter(plans_in_use_q()))
+        return queryset
+
+
+class LatestVersionFilter(admin.SimpleListFilter):
+    title = "version"
+    parameter_name = "latest"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Latest version only")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            newer = Plan.objects.filter(code=OuterRef("code"), version__gt=OuterRef("version"))
+            return queryset.filter(~Exists(newer))
+        return queryset
+
+
+class ChargeInline(admin.StackedInline):
+    """The plan's charges; each shows its tier table (see the inline template)."""
+
+    model = Charge
+    form = ChargeForm
+    formset = ChargeInlineFormSet
+    template = "admin/catalog/plan/charge_inline.html"
+    extra = 1
+    show_change_link = True
+    fieldsets = [
+        (None, {"fields": [("meter", "model"), ("description", "cadence")]}),
+        (
+            "Price",
+            {
+                "fields": [
+                    "unit_amount",
+                    "amount",
+                    ("package_size", "package_amount"),
+                    ("rate", "fixed_amount"),
+                ]
+            },
+        ),
+        ("Allowance and limits", {"fields": [("free_units", "min_amount", "max_amount")]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).select_related("meter", "plan").prefetch_related("tiers")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    form = PlanForm
+    inlines = [ChargeInline]
+    change_form_template = "admin/catalog/plan/change_form.html"
+
+    class Media:
+        css = {"all": ["catalog/plan_builder.css"]}
+        js = ["catalog/plan_builder.js"]
+
+    list_display = [
+        "code",
+        "version",
+        "name",
+        "currency",
+        "billing_interval",
+        "base_fee",
+        "charge_count",
+        "in_use",
+    ]
+    list_display_links = ["code", "name"]
+    list_filter = [LatestVersionFilter, InUseFilter, "currency", "interval"]
+    search_fields = ["code", "name", "description"]
+    ordering = ["code", "-version"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "description"]}),
+        (
+            "Billing",
+            {
+                "fields": [
+                    "currency",
+                    ("interval", "interval_count"),
+                    ("base_amount", "base_timing"),
+                    "setup_amount",
+                    "trial_days",
+                ]
+            },
+        ),
+        ("Metadata", {"classes": ["collapse"], "fields": ["metadata"]}),
+    ]
+
+    def get_queryset(self, request):
+        return plans_with_in_use(super().get_queryset(request).annotate(Count("charges")))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []
+
+    @admin.display(description="Billed", ordering="interval")
+    def billing_interval(self, plan: Plan) -> str:
+        if plan.interval_count > 1:
+            return f"every {plan.interval_count} {plan.interval}s"
+        return EVERY_INTERVAL.get(plan.interval, plan.interval)
+
+    @admin.display(description="Base fee")
+    def base_fee(self, plan: Plan) -> str:
+        return money_display(plan.base_amount, plan.currency)
+
+    @admin.display(description="Charges", ordering="charges__count")
+    def charge_count(self, plan: Plan) -> int:
+        return plan.charges__count
+
+    @admin.display(description="In use", boolean=True)
+    def in_use(self, plan: Plan) -> bool:
+        return plan.in_use
+
+    # --- permissions: a version in use is frozen ------------------------------------------
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+    # --- saving through the services ------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        """Nothing here: save_related writes the plan and its charges in one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        charges_formset = next(fs for fs in formsets if isinstance(fs, ChargeInlineFormSet))
+        fields = {name: form.cleaned_data[name] for name in PLAN_FIELDS}
+        charges = charges_formset.charge_values()
+        if change:
+            previous = Plan.objects.get(pk=form.instance.pk)
+            plan = plan_update(plan=previous, **fields, charges=charges)
+            if plan.pk != previous.pk:
+                messages.warning(
+                    request,
+                    f"Version {previous.version} went into use meanwhile, so your changes were "
+                    f"saved as version {plan.version}.",
+                )
+        else:
+            plan = plan_create(code=form.cleaned_data["code"], **fields, charges=charges)
+        form.instance.__dict__.update(
+            {key: value for key, value in plan.__dict__.items() if key != "_state"}
+        )
+        form.instance._state.adding = False
+        for formset in formsets:  # the change message reads what formset.save() would set
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        return [{"added": {}}] if add else [{"changed": {"fields": form.changed_data}}]
+
+    # --- custom pages ------------------------------------------------------------------------
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        custom = [
+            path(
+                "<path:object_id>/calculator/",
+                self.admin_site.admin_view(self.calculator_view),
+                name=f"{prefix}_calculator",
+            ),
+            path(
+                "<path:object_id>/new-version/",
+                self.admin_site.admin_view(self.new_version_view),
+                name=f"{prefix}_new_version",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        plan = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if plan is not None:
+            latest = plan_latest(code=plan.code)
+            context.update(
+                frozen=_frozen(plan),
+                latest_version=latest if latest.pk != plan.pk else None,
+                calculator_form=CalculatorForm(plan=plan),
+                can_add_version=self.has_add_permission(request),
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def _plan_or_404(self, request, object_id) -> Plan:
+        plan = self.get_object(request, unquote(object_id))
+        if plan is None:
+            raise Http404("No such plan.")
+        return plan
+
+    def new_version_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        plan = self._plan_or_404(request, object_id)
+        latest = plan_latest(code=plan.code)
+        if latest.pk != plan.pk and not plan_is_frozen(plan=latest):
+            messages.info(request, f"Version {latest.version} is not in use yet: edit it here.")
+            target = latest
+        else:
+            target = plan_new_version(plan=plan)
+            self.log_addition(request, target, [{"added": {}}])
+            messages.success(
+                request,
+                f"Created version {target.version} of {plan.code} from version {plan.version}. "
+                "Edit it here; subscriptions keep the version they are on until moved.",
+            )
+        return HttpResponseRedirect(reverse("admin:catalog_plan_change", args=[target.pk]))
+
+    def calculator_view(self, request, object_id):
+        plan = self._plan_or_404(request, object_id)
+        if not self.has_view_permission(request, plan):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = CalculatorForm(request.POST, plan=plan)
+        else:
+            form = CalculatorForm(initial={"charge": request.GET.get("charge")}, plan=plan)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            charge = Charge.objects.select_related("plan", "meter").prefetch_related("tiers")
+            charge = charge.get(pk=form.cleaned_data["charge"].pk)
+            preview = charge_price_preview(
+                charge=charge,
+                quantity=form.cleaned_data["quantity"],
+                event_count=form.cleaned_data["event_count"] or 0,
+            )
+            result = _calculator_result(preview, charge=charge)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Price calculator: {plan}",
+            "plan": plan,
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/catalog/plan/calculator.html", context)
+
+
+def _calculator_result(preview: dict, *, charge: Charge) -> dict:
+    """The preview with amounts written for people (prices as entered, totals in the currency)."""
+    currency = preview["currency"]
+    rows = [
+        {
+            "label": line["label"],
+            "units": line["units"],
+            "unit_amount": price_text(Decimal(line["unit_amount"]), currency),
+            "flat_amount": price_text(Decimal(line["flat_amount"]), currency),
+            "amount": price_text(Decimal(line["amount"]), currency),
+        }
+        for line in preview["breakdown"]
+    ]
+    return {
+        **preview,
+        "charge": charge,
+        "unit": charge.meter.unit,
+        "amount_display": money_display(Decimal(preview["exact_amount"]), currency),
+        "rows": rows,
+    }
