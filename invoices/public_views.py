@@ -51,6 +51,7 @@ def hosted_invoice(request: HttpRequest, token: str) -> HttpResponse:
     if refusal:
         return refusal
     context = {
+        "company": settings.TALLY_COMPANY,
         "doc": invoice_document(invoice=invoice),
         "pdf_path": invoice_link_path(invoice=invoice, purpose=PDF_LINK),
     }

@@ -90,3 +90,118 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
 
         at = kwargs.pop("at", None) or max(_utc_now_to_the_second(), kwargs["started_at"])
         return subscription_create(at=at, **kwargs)
+
+
+# --- Issued invoices built directly (documents tests: PDF, hosted page, email) -----------------
+
+GRADUATED_2500_BREAKDOWN = {
+    "quantity": "2500",
+    "free_units": "0",
+    "billable_quantity": "2500",
+    "amount": "1600",
+    "breakdown": [
+        {
+            "label": "1 – 1000 @ 0.80",
+            "units": "1000",
+            "unit_amount": "0.8",
+            "flat_amount": "0",
+            "amount": "800",
+            "from_unit": "1",
+            "up_to": "1000",
+        },
+        {
+            "label": "1001 – 2000 @ 0.60",
+            "units": "1000",
+            "unit_amount": "0.6",
+            "flat_amount": "0",
+            "amount": "600",
+            "from_unit": "1001",
+            "up_to": "2000",
+        },
+        {
+            "label": "2001 and above @ 0.40",
+            "units": "500",
+            "unit_amount": "0.4",
+            "flat_amount": "0",
+            "amount": "200",
+            "from_unit": "2001",
+            "up_to": None,
+        },
+    ],
+}
+
+
+def _aware(*args):
+    from datetime import UTC, datetime
+
+    return datetime(*args, tzinfo=UTC)
+
+
+class FinalizedInvoiceFactory(factory.django.DjangoModelFactory):
+    """A finalized, numbered January 2026 invoice, saved as is (no lines: add them with
+    TieredUsageLineFactory / FeeLineFactory, or use FinalizedInvoiceFactory.with_tiered_usage)."""
+
+    class Meta:
+        model = "invoices.Invoice"
+
+    customer = factory.SubFactory(
+        CustomerFactory,
+        name="Acme Analytics Ltd",
+        address_line1="5 Harbour Road",
+        city="Bristol",
+        postal_code="BS1 5TR",
+        country="GB",
+        tax_id="GB123456789",
+    )
+    kind = "subscription"
+    status = "finalized"
+    currency = "USD"
+    number = factory.Sequence(lambda n: f"INV-2026-{n + 1:06d}")
+    period_start = factory.LazyFunction(lambda: _aware(2026, 1, 1))
+    period_end = factory.LazyFunction(lambda: _aware(2026, 2, 1))
+    issued_at = factory.LazyFunction(lambda: _aware(2026, 2, 1, 0, 5))
+    due_date = factory.LazyFunction(lambda: _aware(2026, 2, 15).date())
+    subtotal = Decimal("1600.00")
+    total = Decimal("1600.00")
+    amount_due = Decimal("1600.00")
+
+    @classmethod
+    def with_tiered_usage(cls, **kwargs):
+        """The seeds' tiered example: 2,500 API calls, graduated 0.80/0.60/0.40 → $1,600.00."""
+        invoice = cls(**kwargs)
+        TieredUsageLineFactory(invoice=invoice)
+        return invoice
+
+
+class TieredUsageLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "invoices.InvoiceLine"
+
+    invoice = factory.SubFactory(FinalizedInvoiceFactory)
+    position = 1
+    kind = "usage"
+    description = "API calls"
+    quantity = Decimal("2500")
+    unit_amount = None
+    amount = Decimal("1600.00")
+    breakdown = factory.LazyFunction(
+        lambda: {
+            **GRADUATED_2500_BREAKDOWN,
+            "breakdown": [dict(row) for row in GRADUATED_2500_BREAKDOWN["breakdown"]],
+        }
+    )
+    usage_start = factory.SelfAttribute("invoice.period_start")
+    usage_end = factory.SelfAttribute("invoice.period_end")
+
+
+class FeeLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "invoices.InvoiceLine"
+
+    invoice = factory.SubFactory(FinalizedInvoiceFactory)
+    position = 0
+    kind = "base_fee"
+    description = "Monthly fee"
+    quantity = Decimal("1")
+    unit_amount = Decimal("29")
+    amount = Decimal("29.00")
