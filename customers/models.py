@@ -5,6 +5,7 @@ from django.db.models import F, Q
 
 from billing.models import TimestampedModel
 from catalog.models import Plan
+from customers.validators import validate_country_code, validate_currency_code
 
 
 class Customer(TimestampedModel):
@@ -14,14 +15,22 @@ class Customer(TimestampedModel):
     name = models.CharField(max_length=255)
     email = models.EmailField(blank=True)
     currency = models.CharField(
-        max_length=3, blank=True, help_text="ISO 4217; set from the first subscription when blank."
+        max_length=3,
+        blank=True,
+        validators=[validate_currency_code],
+        help_text="ISO 4217; set from the first subscription when blank.",
     )
     address_line1 = models.CharField(max_length=255, blank=True)
     address_line2 = models.CharField(max_length=255, blank=True)
     city = models.CharField(max_length=255, blank=True)
     postal_code = models.CharField(max_length=32, blank=True)
     state = models.CharField(max_length=255, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, e.g. US.")
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validate_country_code],
+        help_text="ISO 3166-1 alpha-2, e.g. US.",
+    )
     tax_id = models.CharField(max_length=64, blank=True)
     net_payment_terms_days = models.PositiveIntegerField(
         default=0, help_text="Days between an invoice's issue and due dates."

@@ -1,6 +1,6 @@
 """Actions that write customers and subscriptions: create, update, subscribe, change, cancel."""
 
-from customers.services.customers import customer_create, customer_update
+from customers.services.customers import EDITABLE_FIELDS, customer_create, customer_update
 from customers.services.errors import StateConflict
 from customers.services.subscriptions import (
     subscription_advance_period,
@@ -10,6 +10,7 @@ from customers.services.subscriptions import (
 )
 
 __all__ = [
+    "EDITABLE_FIELDS",
     "StateConflict",
     "customer_create",
     "customer_update",

@@ -1,14 +1,13 @@
 """Creating and updating customers, with their refusals (unknown currency, taken external id)."""
 
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from catalog.currencies import is_known_currency
 from customers.models import Customer
 from customers.services.errors import StateConflict
+from customers.validators import validate_country_code, validate_currency_code
 
 # The fields an operator or an integration may set; external_id is set once, at creation.
 EDITABLE_FIELDS = (
@@ -27,8 +26,6 @@ EDITABLE_FIELDS = (
     "metadata",
 )
 
-COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
-
 
 def _normalized(changes: dict[str, Any]) -> dict[str, Any]:
     """Trim text, upper-case codes, and check what full_clean does not (currency, country)."""
@@ -39,16 +36,16 @@ def _normalized(changes: dict[str, Any]) -> dict[str, Any]:
             normalized[field] = value.strip()
     if "name" in normalized and not normalized["name"]:
         errors["name"] = "A customer needs a name."
-    currency = normalized.get("currency")
-    if currency:
-        normalized["currency"] = currency = currency.upper()
-        if not is_known_currency(currency):
-            errors["currency"] = f"'{currency}' is not a known ISO 4217 currency code (e.g. USD)."
-    country = normalized.get("country")
-    if country:
-        normalized["country"] = country = country.upper()
-        if not COUNTRY_CODE.match(country):
-            errors["country"] = f"'{country}' is not an ISO 3166-1 alpha-2 country code (e.g. US)."
+    for field, validate in (
+        ("currency", validate_currency_code),
+        ("country", validate_country_code),
+    ):
+        if normalized.get(field):
+            normalized[field] = normalized[field].upper()
+            try:
+                validate(normalized[field])
+            except ValidationError as error:
+                errors[field] = error.messages[0]
     if "metadata" in normalized:
         if normalized["metadata"] is None:
             normalized["metadata"] = {}
