@@ -112,6 +112,7 @@ class TierInputSerializer(StrictSerializer):
 
 
 class ChargeInputSerializer(StrictSerializer):
+    id = serializers.IntegerField(read_only=True)
     meter = serializers.SlugField(max_length=100, help_text="The code of the meter priced.")
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     model = serializers.ChoiceField(choices=PricingModel.choices)
@@ -157,6 +158,9 @@ class PreviewChargeSerializer(ChargeInputSerializer):
 
 
 class PlanInputSerializer(StrictSerializer):
+    id = serializers.IntegerField(read_only=True)
+    version = serializers.IntegerField(read_only=True, help_text="Set by Tally.")
+    in_use = serializers.BooleanField(read_only=True)
     code = serializers.SlugField(max_length=100)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
