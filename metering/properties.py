@@ -90,3 +90,23 @@ def filter_value_text(value: object) -> str:
     """A meter filter's allowed value as the text it is compared with."""
     text = value_as_text(value)
     return "" if text is None else text
+
+
+def json_text(value: object, *, indent: int | None = None, _level: int = 0) -> str:
+    """JSON for display with Decimals written as the exact numbers they are (not strings)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict | list) and value:
+        pad = "" if indent is None else "\n" + " " * indent * (_level + 1)
+        end = "" if indent is None else "\n" + " " * indent * _level
+        comma = "," if indent is not None else ", "
+        if isinstance(value, dict):
+            items = [
+                f"{json.dumps(key, ensure_ascii=False)}: "
+                f"{json_text(item, indent=indent, _level=_level + 1)}"
+                for key, item in value.items()
+            ]
+            return "{" + pad + (comma + pad).join(items) + end + "}"
+        items = [json_text(item, indent=indent, _level=_level + 1) for item in value]
+        return "[" + pad + (comma + pad).join(items) + end + "]"
+    return json.dumps(value, ensure_ascii=False)

@@ -4,6 +4,15 @@ The single seam where a columnar store would take over the event reads (DESIGN Â
 """
 
 from metering.selectors.customer_usage import CustomerUsage, MeterUsage, customer_usage
+from metering.selectors.diagnosis import (
+    EventDiagnosis,
+    EventStatus,
+    MeterVerdict,
+    event_diagnose,
+    event_status,
+    events_filter_status,
+    events_with_status,
+)
 from metering.selectors.usage import (
     GroupUsage,
     Usage,
@@ -17,6 +26,13 @@ from metering.selectors.usage import (
 
 __all__ = [
     "CustomerUsage",
+    "EventDiagnosis",
+    "EventStatus",
+    "MeterVerdict",
+    "event_diagnose",
+    "event_status",
+    "events_filter_status",
+    "events_with_status",
     "MeterUsage",
     "customer_usage",
     "GroupUsage",

@@ -1,0 +1,241 @@
+"""The event debugger (Event changelist and detail) and the usage explorer page.
+
+Events are immutable: the admin only views them. The list shows each event's status (counted,
+no meter, refused by its meters, unknown customer, no subscription, late) and filters on it;
+the detail explains, meter by meter, why the event counts or not.
+"""
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
+
+from catalog.models import Meter
+from customers.models import Customer
+from metering.charts import bar_chart
+from metering.forms import UsageExplorerForm
+from metering.links import event_drilldown_url, usage_explorer_url
+from metering.models import Event
+from metering.properties import json_text
+from metering.selectors import (
+    EventStatus,
+    event_diagnose,
+    event_status,
+    events_filter_status,
+    events_with_status,
+    meter_events,
+    usage_by_group,
+    usage_for_period,
+    usage_series,
+)
+
+STATUS_COLOURS = {
+    EventStatus.COUNTED: "#1b7f3b",
+    EventStatus.NO_METER: "#a15c00",
+    EventStatus.NOT_COUNTED: "#a15c00",
+    EventStatus.UNKNOWN_CUSTOMER: "#b3261e",
+    EventStatus.NO_SUBSCRIPTION: "#b3261e",
+    EventStatus.LATE: "#6a3fb5",
+}
+
+
+class EventStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return EventStatus.CHOICES
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return events_filter_status(events=queryset, status=self.value())
+
+
+class MeterFilter(admin.SimpleListFilter):
+    """`?meter=<code>`: the events that meter counts (its name, filters and field validity)."""
+
+    title = "counted by meter"
+    parameter_name = "meter"
+
+    def lookups(self, request, model_admin):
+        return [(meter.code, str(meter)) for meter in Meter.objects.order_by("code")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        meter = Meter.objects.filter(code=self.value()).first()
+        if meter is None:
+            return queryset.none()
+        return meter_events(meter=meter, events=queryset)
+
+
+class EventNameFilter(admin.SimpleListFilter):
+    """The names meters listen to (any other name works through `?event_name=`)."""
+
+    title = "event name"
+    parameter_name = "event_name"
+
+    def lookups(self, request, model_admin):
+        names = Meter.objects.order_by("event_name").values_list("event_name", flat=True)
+        return [(name, name) for name in dict.fromkeys(names)]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(event_name=self.value())
+
+
+def _customer_admin_url(customer_pk: int) -> str | None:
+    try:
+        return reverse("admin:customers_customer_change", args=[customer_pk])
+    except NoReverseMatch:
+        return None
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = [
+        "timestamp",
+        "event_name",
+        "customer",
+        "event_id",
+        "status",
+        "properties_preview",
+        "received_at",
+    ]
+    list_display_links = ["timestamp", "event_name"]
+    list_filter = [
+        EventStatusFilter,
+        MeterFilter,
+        EventNameFilter,
+        ("timestamp", admin.DateFieldListFilter),
+    ]
+    search_fields = ["=external_customer_id", "=event_id"]
+    search_help_text = "A customer's external id or an event id (exact)."
+    list_select_related = []  # no relations: customers are matched by external id
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ["-received_at", "-id"]
+    fields = [
+        "event_id",
+        "event_name",
+        "external_customer_id",
+        "timestamp",
+        "received_at",
+        "is_late",
+        "properties_pretty",
+    ]
+    readonly_fields = fields
+    change_list_template = "admin/metering/event/change_list.html"
+    change_form_template = "admin/metering/event/change_form.html"
+
+    # Events are immutable records of what happened: view only.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return events_with_status(events=super().get_queryset(request))
+
+    @admin.display(description="customer", ordering="external_customer_id")
+    def customer(self, event):
+        url = _customer_admin_url(event.customer_pk) if event.customer_pk else None
+        if url:
+            return format_html('<a href="{}">{}</a>', url, event.external_customer_id)
+        if event.customer_pk:
+            return event.external_customer_id
+        return format_html('{} <span title="unknown customer">⚠</span>', event.external_customer_id)
+
+    @admin.display(description="status")
+    def status(self, event):
+        status = event_status(event)
+        return format_html(
+            '<span style="color:{};font-weight:600">{}</span>',
+            STATUS_COLOURS[status],
+            EventStatus.LABELS[status],
+        )
+
+    @admin.display(description="properties")
+    def properties_preview(self, event):
+        text = json_text(event.properties)
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    @admin.display(description="properties")
+    def properties_pretty(self, event):
+        return format_html("<pre>{}</pre>", json_text(event.properties, indent=2))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        event = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if event is not None:
+            diagnosis = event_diagnose(event=event)
+            extra_context["diagnosis"] = diagnosis
+            extra_context["status_colour"] = STATUS_COLOURS[diagnosis.status]
+            day = event.timestamp.replace(hour=0, minute=0, second=0, microsecond=0)
+            extra_context["meter_links"] = [
+                {
+                    "verdict": verdict,
+                    "explorer_url": usage_explorer_url(
+                        meter=verdict.meter,
+                        external_customer_id=event.external_customer_id,
+                        start=day,
+                        end=day + timedelta(days=1),
+                        bucket="hour",
+                    ),
+                }
+                for verdict in diagnosis.verdicts
+            ]
+            if diagnosis.customer is not None:
+                extra_context["customer_url"] = _customer_admin_url(diagnosis.customer.pk)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- usage explorer ------------------------------------------------------------------
+
+    def get_urls(self):
+        explorer = path(
+            "explorer/",
+            self.admin_site.admin_view(self.explorer_view),
+            name="metering_event_explorer",
+        )
+        return [explorer, *super().get_urls()]
+
+    def explorer_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = UsageExplorerForm(request.GET or None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage explorer",
+            "opts": self.model._meta,
+            "form": form,
+            "customer_ids": Customer.objects.order_by("external_id").values_list(
+                "external_id", flat=True
+            )[:500],
+        }
+        if form.is_bound and form.is_valid():
+            context.update(_explore(**form.cleaned_data))
+        return TemplateResponse(request, "admin/metering/event/usage_explorer.html", context)
+
+
+def _explore(*, meter, customer, start, end, bucket) -> dict:
+    window = {"meter": meter, "external_customer_id": customer, "start": start, "end": end}
+    series = usage_series(**window, bucket=bucket)
+    return {
+        "meter": meter,
+        "customer": customer,
+        "total": usage_for_period(**window),
+        "series": series,
+        "chart": bar_chart(series, bucket=bucket, unit=meter.unit),
+        "groups": usage_by_group(**window) if meter.group_by else [],
+        "events_url": event_drilldown_url(**window),
+        "bucket": bucket,
+    }

@@ -1,0 +1,216 @@
+"""The event debugger and the usage explorer, as an operator sees them in the admin."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from metering.links import event_drilldown_url
+from metering.models import Event
+from tests.factories import (
+    ChargeFactory,
+    CustomerFactory,
+    MeterFactory,
+    PlanFactory,
+    SubscriptionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/metering/event/"
+EXPLORER = "/admin/metering/event/explorer/"
+DAY = datetime(2026, 3, 10, tzinfo=UTC)
+
+
+def event(event_id, name, customer, hours=0, **properties):
+    return {
+        "event_id": event_id,
+        "event_name": name,
+        "external_customer_id": customer,
+        "timestamp": (DAY + timedelta(hours=hours)).isoformat(),
+        "properties": properties,
+    }
+
+
+@pytest.fixture
+def story(store):
+    """acme on a plan charging credits; globex exists without subscription; ghost is unknown."""
+    credits = MeterFactory(
+        code="credits",
+        name="Credits",
+        event_name="credits_used",
+        aggregation="sum",
+        field="credits",
+        filters={"env": ["prod"]},
+        group_by="workspace",
+    )
+    plan = PlanFactory(code="pro")
+    ChargeFactory(plan=plan, meter=credits, unit_amount=Decimal("0.25"))
+    SubscriptionFactory(
+        customer=CustomerFactory(external_id="acme"),
+        plan=plan,
+        started_at=DAY - timedelta(days=5),
+        at=DAY + timedelta(days=2),
+    )
+    CustomerFactory(external_id="globex")
+    store(
+        [
+            event("ok-1", "credits_used", "acme", 1, credits=5, env="prod", workspace="w1"),
+            event("ok-2", "credits_used", "acme", 3, credits="2.5", env="prod", workspace="w2"),
+            event("ok-3", "credits_used", "acme", 26, credits=1, env="prod", workspace="w1"),
+            event("bad-value", "credits_used", "acme", 2, credits="lots", env="prod"),
+            event("no-field", "credits_used", "acme", 2, env="prod"),
+            event("staging", "credits_used", "acme", 2, credits=9, env="staging"),
+            event("typo", "credit_used", "acme", 2, credits=1, env="prod"),
+            event("ghost-1", "credits_used", "ghost", 2, credits=1, env="prod"),
+            event("globex-1", "credits_used", "globex", 2, credits=1, env="prod"),
+        ],
+        at=DAY + timedelta(days=2),
+    )
+    return credits
+
+
+def rows(html: str) -> list[str]:
+    return re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S)
+
+
+def row_of(html: str, event_id: str) -> str:
+    return next(row for row in rows(html) if f">{event_id}<" in row)
+
+
+def test_the_list_shows_each_event_with_its_status(admin_client, story):
+    response = admin_client.get(CHANGELIST)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Counted and billed" in row_of(html, "ok-1")
+    assert "refused by its meters" in row_of(html, "bad-value")
+    assert "refused by its meters" in row_of(html, "staging")
+    assert "no meter for its name" in row_of(html, "typo")
+    assert "Unknown customer" in row_of(html, "ghost-1")
+    assert "without a subscription" in row_of(html, "globex-1")
+    assert "Usage explorer" in html
+    assert "Add event" not in html
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("counted", {"ok-1", "ok-2", "ok-3"}),
+        ("not_counted", {"bad-value", "no-field", "staging"}),
+        ("no_meter", {"typo"}),
+        ("unknown_customer", {"ghost-1"}),
+        ("no_subscription", {"globex-1"}),
+        ("late", {"ok-2"}),
+    ],
+)
+def test_status_filter(admin_client, story, status, expected):
+    Event.objects.filter(event_id="ok-2").update(is_late=True)
+    html = admin_client.get(CHANGELIST, {"status": status}).content.decode()
+    shown = {
+        event_id
+        for event_id in Event.objects.values_list("event_id", flat=True)
+        if f">{event_id}<" in html
+    }
+    assert shown == expected
+
+
+def test_drilldown_link_lists_exactly_the_counted_events(admin_client, story):
+    url = event_drilldown_url(
+        meter=story, external_customer_id="acme", start=DAY, end=DAY + timedelta(days=1)
+    )
+    assert url.startswith(
+        "/admin/metering/event/?external_customer_id=acme&event_name=credits_used"
+    )
+    assert "meter=credits" in url
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    shown = {
+        event_id
+        for event_id in Event.objects.values_list("event_id", flat=True)
+        if f">{event_id}<" in html
+    }
+    assert shown == {"ok-1", "ok-2"}
+
+
+def test_search_by_customer(admin_client, story):
+    html = admin_client.get(CHANGELIST, {"q": "ghost"}).content.decode()
+    assert ">ghost-1<" in html and ">ok-1<" not in html
+
+
+def test_detail_explains_a_non_numeric_value(admin_client, story):
+    pk = Event.objects.get(event_id="bad-value").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "Not counted: refused by its meters" in html
+    assert "Not counted: credits = &#x27;lots&#x27; is not a number." in html
+    assert "Subscription #" in html and "<code>pro</code>" in html
+
+
+def test_detail_explains_missing_field_filter_and_counted(admin_client, story):
+    pk = Event.objects.get(event_id="no-field").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "the property &#x27;credits&#x27; is missing" in html
+    pk = Event.objects.get(event_id="staging").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "Filtered out: env is &#x27;staging&#x27;, not one of prod." in html
+    pk = Event.objects.get(event_id="ok-2").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "Counted and billed" in html
+    assert "Counted: credits = 2.5 (Sum)." in html
+    assert "charged" in html
+
+
+def test_detail_explains_unknown_customer_and_unknown_event_name(admin_client, story):
+    pk = Event.objects.get(event_id="ghost-1").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "No customer has the external id &#x27;ghost&#x27; (yet)" in html
+    pk = Event.objects.get(event_id="typo").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "No meter listens to the event name &#x27;credit_used&#x27;." in html
+    assert "<code>credits_used</code>" in html  # the similar name a meter listens to
+
+
+def test_usage_explorer_draws_the_chart(admin_client, story):
+    response = admin_client.get(
+        EXPLORER,
+        {
+            "meter": "credits",
+            "customer": "acme",
+            "start": "2026-03-10T00:00",
+            "end": "2026-03-12T00:00",
+            "bucket": "hour",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<svg class="metering-chart"' in html
+    assert html.count('class="bar"') == 48
+    assert "<strong>8.5</strong>" in html  # 5 + 2.5 + 1
+    assert "from 3 counted events" in html
+    assert "By workspace" in html and "<td>w1</td><td>6</td><td>2</td>" in html
+    assert "See these events" in html
+
+
+def test_usage_explorer_refuses_a_bad_range(admin_client, story):
+    html = admin_client.get(
+        EXPLORER,
+        {
+            "meter": "credits",
+            "customer": "acme",
+            "start": "2026-03-12T00:00",
+            "end": "2026-03-10T00:00",
+            "bucket": "day",
+        },
+    ).content.decode()
+    assert "The end must be after the start." in html
+    assert "metering-chart" not in html
+
+
+def test_usage_explorer_needs_the_view_permission(client, story):
+    User.objects.create_user("clerk", password="pw", is_staff=True)
+    client.login(username="clerk", password="pw")
+    assert client.get(EXPLORER).status_code == 403
+    assert client.get(reverse("admin:metering_event_changelist")).status_code == 403
