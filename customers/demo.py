@@ -1,7 +1,106 @@
-"""Demo data for the customers app, loaded by `manage.py seed_demo` (idempotent)."""
+"""Demo data for the customers app, loaded by `manage.py seed_demo` (idempotent).
+
+A handful of customers, each subscribed to one of the demo plans from the start of the current
+month (or hour, for the hourly plan), so the first cycle close is near at hand.
+"""
 
 from datetime import datetime
 
+from catalog.models import Plan
+from catalog.selectors import plan_latest
+from customers.models import Customer
+from customers.services import customer_create, subscription_create
+from rating.periods import calendar_floor
+
+DEMO_CUSTOMERS = [
+    {
+        "external_id": "acme",
+        "name": "Acme Corp",
+        "email": "billing@acme.example",
+        "address_line1": "1 Road Runner Way",
+        "city": "Phoenix",
+        "postal_code": "85001",
+        "state": "AZ",
+        "country": "US",
+        "tax_id": "US-94-1234567",
+        "net_payment_terms_days": 30,
+        "plan": "pro",
+    },
+    {
+        "external_id": "globex",
+        "name": "Globex Corporation",
+        "email": "accounts.payable@globex.example",
+        "address_line1": "500 Cypress Creek Road",
+        "city": "Cypress Creek",
+        "postal_code": "97401",
+        "state": "OR",
+        "country": "US",
+        "net_payment_terms_days": 15,
+        "invoice_grace_period_hours": 2,
+        "plan": "growth",
+    },
+    {
+        "external_id": "initech",
+        "name": "Initech",
+        "email": "finance@initech.example",
+        "address_line1": "4120 Freidrich Lane",
+        "city": "Austin",
+        "postal_code": "78744",
+        "state": "TX",
+        "country": "US",
+        "plan": "free-tier",
+    },
+    {
+        "external_id": "umbrella",
+        "name": "Umbrella Corporation",
+        "email": "ap@umbrella.example",
+        "address_line1": "545 S Birdneck Road",
+        "city": "Raccoon City",
+        "postal_code": "23451",
+        "state": "VA",
+        "country": "US",
+        "net_payment_terms_days": 45,
+        "plan": "scale",
+    },
+    {
+        "external_id": "hooli",
+        "name": "Hooli",
+        "email": "billing@hooli.example",
+        "address_line1": "1 Hacker Way",
+        "city": "Palo Alto",
+        "postal_code": "94301",
+        "state": "CA",
+        "country": "US",
+        "plan": "hourly-demo",
+    },
+]
+
 
 def seed(*, at: datetime) -> str:
-    return ""
+    """Create the demo customers and subscriptions that do not exist yet; say what was created."""
+    new_customers, new_subscriptions = [], []
+    for fields in DEMO_CUSTOMERS:
+        fields = dict(fields)
+        plan_code = fields.pop("plan")
+        try:
+            plan = plan_latest(code=plan_code)
+        except Plan.DoesNotExist:
+            continue  # the catalog demo did not create it: nothing to subscribe to
+        customer = Customer.objects.filter(external_id=fields["external_id"]).first()
+        if customer is None:
+            customer = customer_create(**fields)
+            new_customers.append(customer.external_id)
+        if customer.subscriptions.exists():
+            continue
+        subscription_create(
+            customer=customer,
+            plan=plan,
+            started_at=calendar_floor(at, interval=plan.interval),
+            anchor="anniversary",
+            at=at,
+        )
+        new_subscriptions.append(f"{customer.external_id} on {plan.code}")
+    return (
+        f"Customers: {len(new_customers)} created ({', '.join(new_customers) or 'none new'}), "
+        f"{len(new_subscriptions)} subscription(s) ({', '.join(new_subscriptions) or 'none new'})."
+    )
