@@ -164,3 +164,14 @@ def test_customers_need_an_api_key(anonymous_client):
     response = anonymous_client.post("/api/v1/customers", ACME, format="json")
     assert response.status_code == 401
     assert not Customer.objects.exists()
+
+
+def test_the_api_schema_documents_customers_and_subscriptions(anonymous_client):
+    response = anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    paths = response.json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/customers"])
+    assert {"get", "patch"} <= set(paths["/api/v1/customers/{external_id}"])
+    assert {"get", "post"} <= set(paths["/api/v1/subscriptions"])
+    assert "post" in paths["/api/v1/subscriptions/{subscription_id}/change-plan"]
+    assert "post" in paths["/api/v1/subscriptions/{subscription_id}/cancel"]
