@@ -1,0 +1,219 @@
+"""Reads of the invoices app: invoice lists, a line's events, the upcoming invoice, the dry run.
+
+The upcoming invoice and the dry run call the same builder as the cycle close
+(invoices.services.steps / builder) and write nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+
+from customers.models import LIVE_STATUSES, Customer, Subscription, SubscriptionPhase
+from invoices.models import Invoice, InvoiceLine, LineKind
+from invoices.services.builder import build_period_close
+from invoices.services.cycles import MAX_STEPS, subscription_ids_to_bill
+from invoices.services.drafts import InvoiceDraft
+from invoices.services.inputs import BuildContext, prepaid_fee_of
+from invoices.services.on_demand import (
+    build_on_demand_window,
+    on_demand_subscription_ids,
+    on_demand_windows_due,
+)
+from invoices.services.steps import billing_state, next_step, state_after, step_build
+from metering.models import Event
+from metering.selectors import events_for_usage, usage_for_period
+
+
+class NoUpcomingInvoice(Exception):
+    """The customer has no subscription with a period left to bill."""
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+def invoice_list(
+    *, customer_external_id: str = "", status: str = "", kind: str = ""
+) -> QuerySet[Invoice]:
+    """Invoices, newest first, optionally for one customer (external id), status or kind."""
+    invoices = Invoice.objects.select_related("customer")
+    if customer_external_id:
+        invoices = invoices.filter(customer__external_id=customer_external_id)
+    if status:
+        invoices = invoices.filter(status=status)
+    if kind:
+        invoices = invoices.filter(kind=kind)
+    return invoices.prefetch_related(_lines_prefetch()).order_by("-created_at", "-id")
+
+
+def invoice_get(*, invoice_id: int) -> Invoice:
+    """One invoice with its customer and lines; raises Invoice.DoesNotExist."""
+    return (
+        Invoice.objects.select_related("customer", "subscription")
+        .prefetch_related(_lines_prefetch())
+        .get(pk=invoice_id)
+    )
+
+
+def _lines_prefetch() -> Prefetch:
+    return Prefetch(
+        "lines", queryset=InvoiceLine.objects.select_related("meter").order_by("position", "id")
+    )
+
+
+@dataclass(frozen=True)
+class LineEvents:
+    """The exact events behind a usage line, and their aggregation (= the line's quantity)."""
+
+    line: InvoiceLine
+    external_customer_id: str
+    start: datetime
+    end: datetime
+    events: QuerySet[Event]
+    quantity: Decimal
+    event_count: int
+
+
+def invoice_line_events(*, invoice_id: int, line_id: int) -> LineEvents:
+    """The events behind one usage line; raises InvoiceLine.DoesNotExist (also for fee lines)."""
+    line = InvoiceLine.objects.select_related("invoice__customer", "meter").get(
+        pk=line_id,
+        invoice_id=invoice_id,
+        kind=LineKind.USAGE,
+        meter__isnull=False,
+        usage_start__isnull=False,
+        usage_end__isnull=False,
+    )
+    customer_id = line.invoice.customer.external_id
+    window = {
+        "meter": line.meter,
+        "external_customer_id": customer_id,
+        "start": line.usage_start,
+        "end": line.usage_end,
+    }
+    usage = usage_for_period(**window)
+    return LineEvents(
+        line=line,
+        external_customer_id=customer_id,
+        start=line.usage_start,
+        end=line.usage_end,
+        events=events_for_usage(**window).order_by("timestamp", "id"),
+        quantity=usage.quantity,
+        event_count=usage.event_count,
+    )
+
+
+# --- previews -----------------------------------------------------------------------------------
+
+
+def _billable_subscription(customer: Customer) -> Subscription | None:
+    """The customer's live subscription, else the latest one with a period still unbilled."""
+    subscriptions = (
+        Subscription.objects.filter(customer=customer, current_period_start__isnull=False)
+        .select_related("customer", "plan")
+        .prefetch_related(
+            Prefetch(
+                "phases",
+                queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
+            )
+        )
+        .order_by("-started_at", "-id")
+    )
+    live = [sub for sub in subscriptions if sub.status in LIVE_STATUSES]
+    return live[0] if live else next(iter(subscriptions), None)
+
+
+def upcoming_invoice(
+    *,
+    at: datetime,
+    customer: Customer | None = None,
+    subscription: Subscription | None = None,
+) -> InvoiceDraft:
+    """The invoice that will close the current period, with usage up to `at`; unsaved.
+
+    Raises NoUpcomingInvoice when there is no period left to bill.
+    """
+    if subscription is None:
+        if customer is None:
+            raise TypeError("upcoming_invoice needs a customer or a subscription.")
+        subscription = _billable_subscription(customer)
+        if subscription is None:
+            raise NoUpcomingInvoice(
+                f"Customer '{customer.external_id}' has no active subscription: "
+                "there is no upcoming invoice."
+            )
+    state = billing_state(subscription=subscription)
+    if state.cycle_start is None:
+        raise NoUpcomingInvoice(
+            f"Subscription #{subscription.pk} has no period left to bill: "
+            "there is no upcoming invoice."
+        )
+    return build_period_close(
+        subscription=subscription,
+        cycle_start=state.cycle_start,
+        period_end=state.cycle_end,
+        billed_from=state.billed_from,
+        ctx=BuildContext(),
+        usage_until=at,
+    )
+
+
+def subscription_invoices_due(
+    *, subscription: Subscription, at: datetime, ctx: BuildContext
+) -> list[InvoiceDraft]:
+    """The invoices the close would issue for the subscription at `at`, in order; unsaved."""
+    drafts = []
+    state = billing_state(subscription=subscription)
+    for _ in range(MAX_STEPS):
+        step = next_step(subscription=subscription, state=state, at=at)
+        if step is None:
+            break
+        prepaid = ctx.prepaid_fees(subscription)
+        draft = step_build(subscription=subscription, step=step, ctx=ctx)
+        if draft is not None:
+            drafts.append(draft)
+            prepaid.extend(
+                prepaid_fee_of(line)
+                for line in draft.lines
+                if line.kind in (LineKind.BASE_FEE, LineKind.PRORATION_CHARGE)
+                and line.breakdown.get("timing") == "in_advance"
+            )
+        state = state_after(subscription=subscription, state=state, step=step)
+    return drafts
+
+
+def cycles_close_preview(*, at: datetime) -> list[InvoiceDraft]:
+    """What `cycles_close(at=at)` would invoice (close_cycles --dry-run), writing nothing."""
+    ctx = BuildContext()
+    drafts = []
+    ids = subscription_ids_to_bill(at=at)
+    for subscription in _subscriptions(ids):
+        drafts += subscription_invoices_due(subscription=subscription, at=at, ctx=ctx)
+    for subscription in _subscriptions(on_demand_subscription_ids(at=at)):
+        for window_start, window_end in on_demand_windows_due(
+            subscription=subscription, at=at, ctx=ctx
+        ):
+            draft = build_on_demand_window(
+                subscription=subscription,
+                window_start=window_start,
+                window_end=window_end,
+                ctx=ctx,
+            )
+            if draft is not None:
+                drafts.append(draft)
+    return drafts
+
+
+def _subscriptions(ids: list[int]) -> list[Subscription]:
+    return list(
+        Subscription.objects.filter(pk__in=ids)
+        .select_related("customer", "plan")
+        .prefetch_related(
+            Prefetch(
+                "phases",
+                queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
+            )
+        )
+        .order_by("pk")
+    )

@@ -1,0 +1,35 @@
+"""The invoices app's actions: the cycle close, on-demand billing, and an invoice's lifecycle.
+
+Modules: drafts (invoices in memory, totals), inputs (what the builder reads), builder (what a
+subscription owes, shared by the close, its dry run and the preview), steps (which invoice is
+due next), on_demand, persist (saving, refreshing drafts), numbering, lifecycle (finalize,
+void, uncollectible), late_events, cycles (the close itself).
+"""
+
+from invoices.services.cycles import (
+    CloseReport,
+    cycles_close,
+    subscription_bill_due,
+    subscription_bill_on_demand,
+)
+from invoices.services.late_events import events_flag_late
+from invoices.services.lifecycle import (
+    InvoiceStateError,
+    invoice_finalize,
+    invoice_mark_uncollectible,
+    invoice_void,
+)
+from invoices.services.persist import invoice_refresh_usage
+
+__all__ = [
+    "CloseReport",
+    "InvoiceStateError",
+    "cycles_close",
+    "events_flag_late",
+    "invoice_finalize",
+    "invoice_mark_uncollectible",
+    "invoice_refresh_usage",
+    "invoice_void",
+    "subscription_bill_due",
+    "subscription_bill_on_demand",
+]

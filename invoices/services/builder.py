@@ -1,0 +1,341 @@
+"""The invoice builder: what a subscription owes for a span of time, computed and never saved.
+
+One builder serves the cycle close, its dry run and the upcoming-invoice preview. Billing rules:
+
+- Period close (kind "subscription", period = the closed period): for each phase slice not yet
+  billed, the usage of each in-arrears charge of the slice's plan over the slice (from the
+  subscription's start for reset="never" meters) and, for an in-arrears plan, its base fee ×
+  the slice's share of the full period; plus the NEXT period's base fee when the plan in effect
+  then bills in advance (and the setup fee when that period is the first paid one after a
+  trial). A period cut short (immediate cancel, end date) credits the unused share of the fee
+  billed in advance for it.
+- Opening (period [started_at, started_at)): the first period's in-advance fee (prorated for a
+  calendar anchor) and the setup fee. A subscription that starts with a trial has none: no fee
+  during a trial, the fee starts with the first paid period.
+- Phase change (an upgrade inside a period, period [billed_from, change_at)): the old plan's
+  usage and in-arrears fee up to the change, a credit of the unused share of its in-advance
+  fee, and the new plan's in-advance fee for the rest of the period.
+- Every line is rounded once, half-up, to the currency (rating.round_money).
+"""
+
+from datetime import datetime
+from decimal import Decimal, localcontext
+
+from catalog.currencies import currency_exponent
+from catalog.models import BaseTiming, MeterReset, Plan
+from customers.models import Subscription
+from customers.selectors import (
+    subscription_period_at,
+    subscription_period_for,
+    subscription_phases_for_period,
+    subscription_plan_at,
+)
+from invoices.models import InvoiceKind, LineKind
+from invoices.services.drafts import (
+    DraftLine,
+    InvoiceDraft,
+    draft_make,
+    quantity_text,
+    window_text,
+)
+from invoices.services.inputs import (
+    BuildContext,
+    PrepaidFee,
+    PricedCharge,
+    prepaid_covering,
+    unit_amount_of,
+)
+from metering.selectors import Usage
+from rating import ChargeSpec, Period, prorate, rate, round_money, seconds_between
+from rating.money import DIVISION, decimal_string
+
+ZERO = Decimal("0")
+
+
+def is_trial(*, subscription: Subscription, period: Period) -> bool:
+    """Whether `period` is the subscription's trial (a period of its own, without fees)."""
+    trial_ends_at = subscription.trial_ends_at
+    return trial_ends_at is not None and period.start < trial_ends_at
+
+
+def opening_needed(*, subscription: Subscription) -> bool:
+    """Whether the subscription starts with an opening invoice (see the module docstring)."""
+    first = subscription_period_for(subscription=subscription, period_start=subscription.started_at)
+    if is_trial(subscription=subscription, period=first):
+        return False
+    plan = subscription_plan_at(subscription=subscription, at=subscription.started_at)
+    return _bills_in_advance(plan) or plan.setup_amount > 0
+
+
+def build_opening(*, subscription: Subscription, ctx: BuildContext) -> InvoiceDraft | None:
+    """The opening invoice, or None when the subscription has no fee due at its start."""
+    if not opening_needed(subscription=subscription):
+        return None
+    first = subscription_period_for(subscription=subscription, period_start=subscription.started_at)
+    plan = subscription_plan_at(subscription=subscription, at=subscription.started_at)
+    lines = _advance_lines(plan, first, with_setup=True)
+    return draft_make(
+        subscription=subscription,
+        kind=InvoiceKind.SUBSCRIPTION,
+        period_start=subscription.started_at,
+        period_end=subscription.started_at,
+        lines=lines,
+    )
+
+
+def build_phase_change(
+    *,
+    subscription: Subscription,
+    cycle_start: datetime,
+    billed_from: datetime,
+    change_at: datetime,
+    ctx: BuildContext,
+) -> InvoiceDraft:
+    """The invoice billing [billed_from, change_at) at once: the plan changed at change_at."""
+    period = subscription_period_for(subscription=subscription, period_start=cycle_start)
+    trial = is_trial(subscription=subscription, period=period)
+    slices = subscription_phases_for_period(
+        subscription=subscription, period_start=billed_from, period_end=change_at
+    )
+    lines = _slice_lines(
+        subscription, slices, period=period, trial=trial, ctx=ctx, usage_until=None
+    )
+    if not trial:
+        old_plan = slices[-1].plan
+        prepaid = prepaid_covering(ctx.prepaid_fees(subscription), plan=old_plan, moment=change_at)
+        if prepaid is not None:
+            lines.append(_credit_line(old_plan, prepaid, moment=change_at))
+        new_plan = subscription_plan_at(subscription=subscription, at=change_at)
+        if _bills_in_advance(new_plan) and change_at < period.end:
+            lines.append(
+                _fee_line(
+                    new_plan,
+                    kind=LineKind.PRORATION_CHARGE,
+                    start=change_at,
+                    end=period.end,
+                    period=period,
+                    description=f"{new_plan.name} fee for the rest of the period, "
+                    f"{window_text(change_at, period.end)}",
+                )
+            )
+    return draft_make(
+        subscription=subscription,
+        kind=InvoiceKind.SUBSCRIPTION,
+        period_start=billed_from,
+        period_end=change_at,
+        lines=lines,
+    )
+
+
+def build_period_close(
+    *,
+    subscription: Subscription,
+    cycle_start: datetime,
+    period_end: datetime,
+    billed_from: datetime,
+    ctx: BuildContext,
+    usage_until: datetime | None = None,
+) -> InvoiceDraft:
+    """The invoice closing [cycle_start, period_end); slices before billed_from were billed.
+
+    usage_until (the preview): usage is counted up to that moment only.
+    """
+    period = subscription_period_for(subscription=subscription, period_start=cycle_start)
+    trial = is_trial(subscription=subscription, period=period)
+    slices = []
+    if billed_from < period_end:
+        slices = subscription_phases_for_period(
+            subscription=subscription, period_start=billed_from, period_end=period_end
+        )
+    lines = _slice_lines(
+        subscription, slices, period=period, trial=trial, ctx=ctx, usage_until=usage_until
+    )
+    if slices and not trial and period_end < period.full_end:
+        # Cut short (canceled now, or an end date): credit what was billed in advance past it.
+        prepaid = prepaid_covering(
+            ctx.prepaid_fees(subscription), plan=slices[-1].plan, moment=period_end
+        )
+        if prepaid is not None:
+            lines.append(_credit_line(slices[-1].plan, prepaid, moment=period_end))
+    following = subscription_period_at(subscription=subscription, at=period_end)
+    if following is not None and not is_trial(subscription=subscription, period=following):
+        plan = subscription_plan_at(subscription=subscription, at=following.start)
+        first_paid = subscription.trial_ends_at == following.start
+        lines.extend(_advance_lines(plan, following, with_setup=first_paid))
+    return draft_make(
+        subscription=subscription,
+        kind=InvoiceKind.SUBSCRIPTION,
+        period_start=cycle_start,
+        period_end=period_end,
+        lines=lines,
+    )
+
+
+# --- lines ---------------------------------------------------------------------------------------
+
+
+def _bills_in_advance(plan: Plan) -> bool:
+    return plan.base_timing == BaseTiming.IN_ADVANCE and plan.base_amount > 0
+
+
+def _slice_lines(subscription, slices, *, period, trial, ctx, usage_until) -> list[DraftLine]:
+    """Usage lines of each slice's plan, then its in-arrears fee (none during a trial)."""
+    lines: list[DraftLine] = []
+    several = len(slices) > 1 or (
+        bool(slices) and (slices[0].start, slices[0].end) != (period.start, period.end)
+    )
+    for piece in slices:
+        suffix = f" ({piece.plan.name}, {window_text(piece.start, piece.end)})" if several else ""
+        for priced in ctx.plans.charges(piece.plan):
+            if priced.is_on_demand:
+                continue
+            lines.append(
+                usage_line(
+                    subscription,
+                    priced,
+                    start=piece.start,
+                    end=piece.end if usage_until is None else min(piece.end, usage_until),
+                    ctx=ctx,
+                    suffix=suffix,
+                )
+            )
+        plan = piece.plan
+        if not trial and plan.base_timing == BaseTiming.IN_ARREARS and plan.base_amount > 0:
+            lines.append(
+                _fee_line(
+                    plan,
+                    kind=LineKind.BASE_FEE,
+                    start=piece.start,
+                    end=piece.end,
+                    period=period,
+                    description=f"{plan.name} fee, {window_text(piece.start, piece.end)}",
+                )
+            )
+    return lines
+
+
+def usage_line(
+    subscription: Subscription,
+    priced: PricedCharge,
+    *,
+    start: datetime,
+    end: datetime,
+    ctx: BuildContext,
+    suffix: str = "",
+) -> DraftLine:
+    """The charge's usage over [start, end) (from the start for reset="never"), rated."""
+    meter = priced.meter
+    window_start = subscription.started_at if meter.reset == MeterReset.NEVER else start
+    window_end = max(end, window_start)
+    usage = ctx.usage.read(
+        meter=meter,
+        external_customer_id=subscription.customer.external_id,
+        start=window_start,
+        end=window_end,
+    )
+    amount, breakdown = rated_usage(
+        priced.spec, usage, exponent=currency_exponent(subscription.plan.currency)
+    )
+    return DraftLine(
+        kind=LineKind.USAGE,
+        description=(priced.charge.description or meter.name) + suffix,
+        amount=amount,
+        quantity=usage.quantity,
+        unit_amount=unit_amount_of(priced),
+        plan=priced.charge.plan,
+        charge=priced.charge,
+        meter=meter,
+        breakdown=breakdown,
+        usage_start=window_start,
+        usage_end=window_end,
+    )
+
+
+def rated_usage(spec: ChargeSpec, usage: Usage, *, exponent: int) -> tuple[Decimal, dict]:
+    """(rounded amount, breakdown) of a period's usage priced by the charge."""
+    rating = rate(spec, usage.quantity, event_count=usage.event_count)
+    breakdown = {**rating.as_dict(), "event_count": usage.event_count}
+    return round_money(rating.amount, exponent=exponent), breakdown
+
+
+def _advance_lines(plan: Plan, period: Period, *, with_setup: bool) -> list[DraftLine]:
+    """The period's fee billed in advance (prorated to its share) and the setup fee."""
+    lines = []
+    if _bills_in_advance(plan):
+        lines.append(
+            _fee_line(
+                plan,
+                kind=LineKind.BASE_FEE,
+                start=period.start,
+                end=period.end,
+                period=period,
+                description=f"{plan.name} fee, {window_text(period.start, period.end)} "
+                "(in advance)",
+            )
+        )
+    if with_setup and plan.setup_amount > 0:
+        lines.append(
+            DraftLine(
+                kind=LineKind.SETUP_FEE,
+                description=f"{plan.name} setup fee",
+                amount=round_money(plan.setup_amount, exponent=currency_exponent(plan.currency)),
+                quantity=Decimal("1"),
+                unit_amount=plan.setup_amount,
+                plan=plan,
+                breakdown={"exact_amount": decimal_string(plan.setup_amount)},
+            )
+        )
+    return lines
+
+
+def _fee_line(
+    plan: Plan, *, kind: str, start: datetime, end: datetime, period: Period, description: str
+) -> DraftLine:
+    """The plan's base fee for [start, end): fee × seconds / seconds of the full period."""
+    part = seconds_between(start, end)
+    whole = seconds_between(period.full_start, period.full_end)
+    exact = prorate(plan.base_amount, part_seconds=part, whole_seconds=whole)
+    with localcontext(DIVISION):
+        fraction = part / whole
+    return DraftLine(
+        kind=kind,
+        description=description,
+        amount=round_money(exact, exponent=currency_exponent(plan.currency)),
+        quantity=quantity_text(fraction),
+        unit_amount=plan.base_amount,
+        plan=plan,
+        breakdown={
+            "timing": plan.base_timing,
+            "fraction": decimal_string(fraction),
+            "seconds": decimal_string(part),
+            "period_seconds": decimal_string(whole),
+            "exact_amount": decimal_string(exact),
+        },
+        usage_start=start,
+        usage_end=end,
+    )
+
+
+def _credit_line(plan: Plan, prepaid: PrepaidFee, *, moment: datetime) -> DraftLine:
+    """Credit of the fee billed in advance for [moment, prepaid.end), at the rate it was billed."""
+    part = seconds_between(moment, prepaid.end)
+    exact = -prorate(prepaid.unit_amount, part_seconds=part, whole_seconds=prepaid.period_seconds)
+    with localcontext(DIVISION):
+        fraction = part / prepaid.period_seconds
+    return DraftLine(
+        kind=LineKind.PRORATION_CREDIT,
+        description=f"Unused {plan.name} fee, {window_text(moment, prepaid.end)}",
+        amount=round_money(exact, exponent=currency_exponent(plan.currency)),
+        quantity=-quantity_text(fraction),
+        unit_amount=prepaid.unit_amount,
+        plan=plan,
+        breakdown={
+            "timing": plan.base_timing,
+            "fraction": decimal_string(fraction),
+            "seconds": decimal_string(part),
+            "period_seconds": decimal_string(prepaid.period_seconds),
+            "exact_amount": decimal_string(exact),
+        },
+        usage_start=moment,
+        usage_end=prepaid.end,
+    )

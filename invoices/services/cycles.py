@@ -1,0 +1,252 @@
+"""The cycle close: every invoice due at `at`, issued exactly once, in order, then the drafts.
+
+One run (`cycles_close`) does, in this order:
+1. for each subscription with something due, the steps of invoices.services.steps (opening,
+   plan changes inside a period, closed periods — a backdated subscription catches up period
+   by period), each in its own transaction under the subscription's row lock;
+2. the on-demand windows that closed (invoices.services.on_demand);
+3. the drafts in grace: refreshed from current usage, finalized once grace_until <= at;
+4. the late events flagged (invoices.services.late_events).
+
+Exactly once: each invoice is created in transaction.atomic with select_for_update on the
+subscription row and the state re-read after locking, so a second worker waits and then finds
+nothing due; the unique constraint (subscription, period, kind) is the last line of defence.
+A crash mid-step rolls the whole step back (invoice, lines, number and period advance).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
+
+from catalog.models import BaseTiming
+from customers.models import Subscription, SubscriptionPhase
+from customers.selectors import subscriptions_due
+from customers.services import subscription_advance_period
+from invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from invoices.services.drafts import InvoiceDraft
+from invoices.services.inputs import BuildContext
+from invoices.services.late_events import events_flag_late
+from invoices.services.lifecycle import InvoiceStateError, invoice_finalize
+from invoices.services.on_demand import (
+    build_on_demand_window,
+    on_demand_subscription_ids,
+    on_demand_windows_due,
+)
+from invoices.services.persist import invoice_create_from_draft, invoice_refresh_usage
+from invoices.services.steps import (
+    StepKind,
+    billing_state,
+    next_step,
+    step_build,
+)
+from rating import RatingError
+
+logger = logging.getLogger(__name__)
+
+# A subscription is never this many invoices behind; more means a bug, not a backlog.
+MAX_STEPS = 10_000
+
+
+@dataclass
+class CloseReport:
+    """What one run did: invoices created and finalized, drafts refreshed, late events, errors."""
+
+    at: datetime
+    created: list[Invoice] = field(default_factory=list)
+    finalized: list[Invoice] = field(default_factory=list)
+    refreshed: int = 0
+    late_events: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"Cycle close at {self.at.isoformat()}: {len(self.created)} invoice(s) created, "
+            f"{len(self.finalized)} finalized, {self.refreshed} draft(s) refreshed, "
+            f"{self.late_events} late event(s) flagged, {len(self.errors)} error(s)."
+        )
+
+
+def _with_phases(subscriptions):
+    return subscriptions.select_related("customer", "plan").prefetch_related(
+        Prefetch(
+            "phases",
+            queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
+        )
+    )
+
+
+def _locked_subscription(subscription_id: int) -> Subscription:
+    return _with_phases(Subscription.objects.select_for_update(of=("self",))).get(
+        pk=subscription_id
+    )
+
+
+def subscription_ids_to_bill(*, at: datetime) -> list[int]:
+    """Subscriptions that may have an invoice due at `at` (each is re-checked under its lock)."""
+    due = set(subscriptions_due(at=at).values_list("pk", flat=True))
+    # A plan change that happened inside the current period.
+    changed = SubscriptionPhase.objects.filter(
+        ends_at__lte=at,
+        ends_at__gt=F("subscription__current_period_start"),
+        ends_at__lt=F("subscription__current_period_end"),
+    ).exclude(
+        Exists(
+            Invoice.objects.filter(
+                subscription_id=OuterRef("subscription_id"),
+                kind=InvoiceKind.SUBSCRIPTION,
+                period_end=OuterRef("ends_at"),
+            )
+        )
+    )
+    due.update(changed.values_list("subscription_id", flat=True))
+    # A start with a fee in advance or a setup fee and no opening invoice yet.
+    opening = Invoice.objects.filter(
+        subscription_id=OuterRef("subscription_id"),
+        kind=InvoiceKind.SUBSCRIPTION,
+        period_start=OuterRef("subscription__started_at"),
+        period_end=OuterRef("subscription__started_at"),
+    )
+    first_phases = SubscriptionPhase.objects.filter(
+        starts_at=F("subscription__started_at"),
+        subscription__started_at__lte=at,
+        subscription__trial_ends_at__isnull=True,
+    ).filter(
+        Q(plan__setup_amount__gt=0)
+        | Q(plan__base_timing=BaseTiming.IN_ADVANCE, plan__base_amount__gt=0)
+    )
+    due.update(first_phases.exclude(Exists(opening)).values_list("subscription_id", flat=True))
+    return sorted(due)
+
+
+def subscription_bill_due(
+    *, subscription_id: int, at: datetime, ctx: BuildContext | None = None
+) -> list[Invoice]:
+    """Issue every invoice of the subscription due at `at`, in order, one transaction each."""
+    ctx = ctx or BuildContext()
+    invoices = []
+    for _ in range(MAX_STEPS):
+        step = draft = invoice = None
+        try:
+            with transaction.atomic():
+                subscription = _locked_subscription(subscription_id)
+                state = billing_state(subscription=subscription)
+                step = next_step(subscription=subscription, state=state, at=at)
+                if step is None:
+                    return invoices
+                draft = step_build(subscription=subscription, step=step, ctx=ctx)
+                if draft is not None:
+                    invoice = _issue(draft, at=at)
+                    ctx.prepaid.pop(subscription.pk, None)
+                if step.kind == StepKind.PERIOD_CLOSE:
+                    subscription_advance_period(subscription=subscription, at=at)
+        except IntegrityError:
+            if _other_worker_issued(subscription_id, draft):
+                logger.info("Subscription #%s: another worker issued %s.", subscription_id, step)
+                return invoices
+            raise
+        if invoice is not None:
+            invoices.append(invoice)
+    raise RuntimeError(f"Subscription #{subscription_id} has more than {MAX_STEPS} invoices due.")
+
+
+def _issue(draft: InvoiceDraft, *, at: datetime) -> Invoice:
+    """Save the draft (inside a savepoint, so a duplicate leaves the transaction usable)."""
+    with transaction.atomic():
+        invoice = invoice_create_from_draft(draft=draft, at=at)
+    if invoice.grace_until <= at:
+        invoice = invoice_finalize(invoice=invoice, at=at, refresh=False)
+    return invoice
+
+
+def _other_worker_issued(subscription_id: int, draft: InvoiceDraft | None) -> bool:
+    if draft is None:
+        return False
+    return Invoice.objects.filter(
+        subscription_id=subscription_id,
+        kind=draft.kind,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+    ).exists()
+
+
+def subscription_bill_on_demand(
+    *, subscription_id: int, at: datetime, ctx: BuildContext | None = None
+) -> list[Invoice]:
+    """Issue the on-demand invoices of the windows closed by `at`, in order."""
+    ctx = ctx or BuildContext()
+    invoices = []
+    with transaction.atomic():
+        subscription = _locked_subscription(subscription_id)
+        for window_start, window_end in on_demand_windows_due(
+            subscription=subscription, at=at, ctx=ctx
+        ):
+            draft = build_on_demand_window(
+                subscription=subscription,
+                window_start=window_start,
+                window_end=window_end,
+                ctx=ctx,
+            )
+            if draft is not None:
+                invoices.append(_issue(draft, at=at))
+    return invoices
+
+
+def drafts_settle(*, at: datetime) -> tuple[int, list[Invoice]]:
+    """Refresh the drafts still in grace; finalize those whose grace ended. (refreshed, final)"""
+    refreshed, finalized = 0, []
+    drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT, grace_until__isnull=False)
+    for invoice_id, grace_until in drafts.values_list("pk", "grace_until").order_by("pk"):
+        if grace_until <= at:
+            try:
+                finalized.append(invoice_finalize(invoice=Invoice(pk=invoice_id), at=at))
+            except InvoiceStateError:
+                pass  # finalized or voided by someone else meanwhile
+            continue
+        with transaction.atomic():
+            locked = (
+                Invoice.objects.select_for_update(of=("self",))
+                .select_related("customer")
+                .filter(pk=invoice_id, status=InvoiceStatus.DRAFT)
+                .first()
+            )
+            if locked is not None and invoice_refresh_usage(invoice=locked):
+                refreshed += 1
+    return refreshed, finalized
+
+
+# Bad data (a charge rating refuses, a period customers cannot compute) stops one subscription
+# for this run and is reported; the others are still billed.
+RECOVERABLE = (RatingError, ValidationError, ValueError)
+
+
+def cycles_close(*, at: datetime, ctx: BuildContext | None = None) -> CloseReport:
+    """Run the whole close at `at` (see the module docstring); safe to run twice or at once."""
+    ctx = ctx or BuildContext()
+    report = CloseReport(at=at)
+    for subscription_id in subscription_ids_to_bill(at=at):
+        try:
+            report.created += subscription_bill_due(subscription_id=subscription_id, at=at, ctx=ctx)
+        except RECOVERABLE as error:
+            logger.exception("Cycle close of subscription #%s failed", subscription_id)
+            report.errors.append(f"Subscription #{subscription_id}: {error}")
+    for subscription_id in on_demand_subscription_ids(at=at):
+        try:
+            report.created += subscription_bill_on_demand(
+                subscription_id=subscription_id, at=at, ctx=ctx
+            )
+        except RECOVERABLE as error:
+            logger.exception("On-demand billing of subscription #%s failed", subscription_id)
+            report.errors.append(f"Subscription #{subscription_id} (on demand): {error}")
+    try:
+        report.refreshed, settled = drafts_settle(at=at)
+    except RECOVERABLE as error:
+        logger.exception("Settling the drafts in grace failed")
+        report.errors.append(f"Drafts in grace: {error}")
+        settled = []
+    report.finalized = [invoice for invoice in report.created if invoice.number] + settled
+    report.late_events = events_flag_late(at=at)
+    return report

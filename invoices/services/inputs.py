@@ -1,0 +1,171 @@
+"""What the invoice builder reads: plans' charges, usage, and the fees already billed in advance.
+
+The builder reads only through a `BuildContext`, so the cycle close can prime it with bulk
+reads (all due customers' usage in one query per meter and window) while the preview and the
+dry run read one value at a time, through the same code.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, PricingModel
+from catalog.selectors import charge_spec
+from customers.models import Subscription
+from invoices.models import InvoiceLine, InvoiceStatus, LineKind
+from metering.selectors import Usage, usage_for_period
+from rating import ChargeSpec
+
+
+@dataclass(frozen=True)
+class PricedCharge:
+    """A stored charge with its meter and its rating spec."""
+
+    charge: Charge
+    meter: Meter
+    spec: ChargeSpec
+
+    @property
+    def is_on_demand(self) -> bool:
+        return self.charge.cadence == Cadence.ON_DEMAND
+
+
+@dataclass(frozen=True)
+class PrepaidFee:
+    """A fee billed in advance for [start, end): a base fee or an upgrade's proration charge.
+
+    `unit_amount` is the plan's fee for a full period of `period_seconds`; a credit for the
+    unused part from s is unit_amount × (end − s) / period_seconds, the rate it was charged at.
+    """
+
+    plan_id: int
+    start: datetime
+    end: datetime
+    unit_amount: Decimal
+    period_seconds: Decimal
+
+
+def unit_amount_of(priced: PricedCharge) -> Decimal | None:
+    """The line's unit price: a per-unit charge's price; tiered and other models show None."""
+    return priced.charge.unit_amount if priced.charge.model == PricingModel.PER_UNIT else None
+
+
+class PlanBook:
+    """Each plan version's charges, loaded once per run (plan versions in use never change)."""
+
+    def __init__(self) -> None:
+        self._charges: dict[int, list[PricedCharge]] = {}
+
+    def charges(self, plan: Plan) -> list[PricedCharge]:
+        if plan.pk not in self._charges:
+            rows = (
+                Charge.objects.filter(plan_id=plan.pk)
+                .select_related("meter")
+                .prefetch_related("tiers")
+                .order_by("position", "id")
+            )
+            self._charges[plan.pk] = [_priced(row, plan) for row in rows]
+        return self._charges[plan.pk]
+
+    def prime(self, plans: Iterable[Plan]) -> None:
+        """Load the charges of many plans in three queries."""
+        missing = {plan.pk: plan for plan in plans if plan.pk not in self._charges}
+        if not missing:
+            return
+        rows = (
+            Charge.objects.filter(plan_id__in=missing)
+            .select_related("meter")
+            .prefetch_related("tiers")
+            .order_by("plan_id", "position", "id")
+        )
+        for plan_id in missing:
+            self._charges[plan_id] = []
+        for row in rows:
+            self._charges[row.plan_id].append(_priced(row, missing[row.plan_id]))
+
+
+def _priced(row: Charge, plan: Plan) -> PricedCharge:
+    row.plan = plan  # the version already loaded: no query per line
+    return PricedCharge(charge=row, meter=row.meter, spec=charge_spec(charge=row))
+
+
+UsageKey = tuple[int, str, datetime, datetime]
+
+
+class UsageReader:
+    """Usage of one meter for one customer over [start, end), through metering's selectors.
+
+    `prime` stores values read in bulk; a window not primed is read on its own.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[UsageKey, Usage] = {}
+
+    def read(
+        self, *, meter: Meter, external_customer_id: str, start: datetime, end: datetime
+    ) -> Usage:
+        key = (meter.pk, external_customer_id, start, end)
+        usage = self._known.get(key)
+        if usage is None:
+            usage = usage_for_period(
+                meter=meter, external_customer_id=external_customer_id, start=start, end=end
+            )
+        return usage
+
+    def prime(self, key: UsageKey, usage: Usage) -> None:
+        self._known[key] = usage
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
+@dataclass
+class BuildContext:
+    """Everything the builder reads besides the subscription itself.
+
+    `prepaid` holds the fees already billed in advance per subscription id; `None` for a
+    subscription means "read them from its invoices" (the dry run adds the simulated ones).
+    """
+
+    plans: PlanBook = field(default_factory=PlanBook)
+    usage: UsageReader = field(default_factory=UsageReader)
+    prepaid: dict[int, list[PrepaidFee]] = field(default_factory=dict)
+
+    def prepaid_fees(self, subscription: Subscription) -> list[PrepaidFee]:
+        if subscription.pk not in self.prepaid:
+            self.prepaid[subscription.pk] = prepaid_fees_billed(subscription=subscription)
+        return self.prepaid[subscription.pk]
+
+
+def prepaid_fees_billed(*, subscription: Subscription) -> list[PrepaidFee]:
+    """The in-advance fees on the subscription's invoices that are not void."""
+    lines = (
+        InvoiceLine.objects.filter(
+            invoice__subscription=subscription,
+            kind__in=[LineKind.BASE_FEE, LineKind.PRORATION_CHARGE],
+            plan__base_timing=BaseTiming.IN_ADVANCE,
+            usage_start__isnull=False,
+            usage_end__isnull=False,
+        )
+        .exclude(invoice__status=InvoiceStatus.VOID)
+        .only("plan_id", "usage_start", "usage_end", "unit_amount", "breakdown")
+    )
+    return [prepaid_fee_of(line) for line in lines]
+
+
+def prepaid_fee_of(line) -> PrepaidFee:
+    """The PrepaidFee a saved or draft fee line stands for."""
+    return PrepaidFee(
+        plan_id=line.plan_id if hasattr(line, "plan_id") else line.plan.pk,
+        start=line.usage_start,
+        end=line.usage_end,
+        unit_amount=line.unit_amount,
+        period_seconds=Decimal(line.breakdown["period_seconds"]),
+    )
+
+
+def prepaid_covering(fees: list[PrepaidFee], *, plan: Plan, moment: datetime) -> PrepaidFee | None:
+    """The latest fee of `plan` billed in advance over a window running on past `moment`."""
+    covering = [fee for fee in fees if fee.plan_id == plan.pk and fee.start < moment < fee.end]
+    return max(covering, key=lambda fee: fee.start, default=None)

@@ -1,0 +1,83 @@
+"""An invoice's life after it is computed: finalize a draft, void, mark uncollectible.
+
+draft → finalized → paid | void | uncollectible; a draft may be voided; an uncollectible invoice
+may still be voided. Finalizing gives the gapless number under a row lock, sets issued_at = at
+and due_date = the issue date + the customer's net payment terms, and hands the invoice to the
+documents (PDF, email) inside the same transaction. A finalized invoice never changes again
+but for its status: corrections are credit notes.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from invoices.documents import invoice_on_finalized
+from invoices.models import Invoice, InvoiceStatus
+from invoices.services.numbering import invoice_number_next
+from invoices.services.persist import invoice_refresh_usage
+
+
+class InvoiceStateError(Exception):
+    """The action does not apply to the invoice in its current status (answered 409)."""
+
+
+VOIDABLE = (InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
+
+
+def _locked(invoice: Invoice) -> Invoice:
+    return (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=invoice.pk)
+    )
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) -> Invoice:
+    """Finalize a draft: usage refreshed one last time, numbered, issued at `at`, due later.
+
+    refresh=False when the caller just computed the lines in this transaction.
+    """
+    invoice = _locked(invoice)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise InvoiceStateError(
+            f"Invoice {invoice} is {invoice.status}: only a draft can be finalized."
+        )
+    if refresh:
+        invoice_refresh_usage(invoice=invoice)
+    invoice.number = invoice_number_next(year=at.year)
+    invoice.status = InvoiceStatus.FINALIZED
+    invoice.issued_at = at
+    invoice.due_date = at.date() + timedelta(days=invoice.customer.net_payment_terms_days)
+    invoice.save(update_fields=["number", "status", "issued_at", "due_date", "updated_at"])
+    invoice_on_finalized(invoice=invoice)
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, at: datetime) -> Invoice:
+    """Void a draft, a finalized or an uncollectible invoice: nothing is owed on it any more."""
+    invoice = _locked(invoice)
+    if invoice.status not in VOIDABLE:
+        raise InvoiceStateError(
+            f"Invoice {invoice} is {invoice.status}: only a draft, finalized or uncollectible "
+            "invoice can be voided."
+        )
+    invoice.status = InvoiceStatus.VOID
+    invoice.voided_at = at
+    invoice.save(update_fields=["status", "voided_at", "updated_at"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_uncollectible(*, invoice: Invoice, at: datetime) -> Invoice:
+    """Mark a finalized invoice as not expected to be paid (it stays owed and numbered)."""
+    invoice = _locked(invoice)
+    if invoice.status != InvoiceStatus.FINALIZED:
+        raise InvoiceStateError(
+            f"Invoice {invoice} is {invoice.status}: only a finalized invoice can be marked "
+            "uncollectible."
+        )
+    invoice.status = InvoiceStatus.UNCOLLECTIBLE
+    invoice.save(update_fields=["status", "updated_at"])
+    return invoice
