@@ -11,6 +11,7 @@ from decimal import Decimal
 from django import forms
 from django.forms.models import BaseInlineFormSet
 
+from catalog.currencies import is_known_currency, price_text
 from catalog.models import Charge, Meter, Plan, Tier
 from catalog.validation import (
     CHARGE_NUMBER_FIELDS,
@@ -19,8 +20,25 @@ from catalog.validation import (
     meter_field_errors,
     plan_field_errors,
 )
+from rating import decimal_string
 
 TIER_EXTRA_ROWS = 3
+CHARGE_FORM_FIELDS = ("meter", "model", "description", "cadence", *CHARGE_NUMBER_FIELDS)
+# Numbers that are counts or percents, shown as plain digits; the others are money.
+PLAIN_NUMBERS = frozenset({"up_to", "package_size", "free_units", "rate", "interval_count"})
+
+
+def _readable_initial(initial: dict, *, currency: str | None) -> dict:
+    """Stored decimals as an operator typed them: 0.800000000000 → "0.80", 1000.000000 → "1000"."""
+    readable = dict(initial)
+    for name, value in initial.items():
+        if not isinstance(value, Decimal):
+            continue
+        if name in PLAIN_NUMBERS or not currency or not is_known_currency(currency):
+            readable[name] = decimal_string(value)
+        else:
+            readable[name] = price_text(value, currency)
+    return readable
 
 
 def _decimal(model, name: str, **kwargs) -> forms.DecimalField:
@@ -84,13 +102,7 @@ class ChargeForm(forms.ModelForm):
 
     class Meta:
         model = Charge
-        fields = [
-            "meter",
-            "model",
-            "description",
-            "cadence",
-            *CHARGE_NUMBER_FIELDS,
-        ]
+        fields = list(CHARGE_FORM_FIELDS)
         help_texts = {
             "unit_amount": "Per unit (per-unit model).",
             "amount": "Charged once in a period with any usage (flat model).",
@@ -103,12 +115,22 @@ class ChargeForm(forms.ModelForm):
             "max_amount": "The period charge is at most this (cap).",
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial = _readable_initial(self.initial, currency=self._currency())
+
+    def _currency(self) -> str | None:
+        return self.instance.plan.currency if self.instance.pk else None
+
     def attach_tiers(self, data) -> None:
         prefix = f"{self.prefix}-tiers"
         initial = None
         if self.instance.pk:
             initial = [
-                {"up_to": t.up_to, "unit_amount": t.unit_amount, "flat_amount": t.flat_amount}
+                _readable_initial(
+                    {"up_to": t.up_to, "unit_amount": t.unit_amount, "flat_amount": t.flat_amount},
+                    currency=self._currency(),
+                )
                 for t in self.instance.tiers.all()
             ]
         # A post without this charge's tier table (a script, an old page) keeps its tiers.
@@ -142,7 +164,7 @@ class ChargeForm(forms.ModelForm):
 
     def charge_values(self) -> dict:
         """The charge as the plan services take it."""
-        values = {name: self.cleaned_data.get(name) for name in self._meta.fields}
+        values = {name: self.cleaned_data.get(name) for name in CHARGE_FORM_FIELDS}
         values["description"] = values.get("description") or ""
         values["tiers"] = self.tiers.tier_values()
         return values
@@ -176,6 +198,11 @@ class PlanForm(forms.ModelForm):
             "base_amount": "Recurring fee per period.",
             "setup_amount": "Charged once, on the first invoice.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        currency = self.instance.currency if self.instance.pk else None
+        self.initial = _readable_initial(self.initial, currency=currency)
 
     def clean_metadata(self) -> dict:
         metadata = self.cleaned_data.get("metadata")
