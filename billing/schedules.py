@@ -5,7 +5,7 @@ from django_q.models import Schedule
 # name → (task path, minutes between runs)
 SCHEDULES = {
     "close-cycles": ("invoices.tasks.close_cycles_task", 1),
-    "render-missing-invoice-pdfs": ("invoices.tasks.render_missing_pdfs_task", 10),
+    "render-missing-invoice-pdfs": ("invoices.document_tasks.render_missing_pdfs_task", 10),
 }
 
 
