@@ -319,3 +319,62 @@ def test_command_refuses_a_draft_or_unknown_invoice(db, make_invoice, message):
     if invoice:
         invoice.refresh_from_db()
         assert not invoice.pdf_file
+
+
+def test_finalizing_a_draft_through_core_delivers_the_numbered_pdf_and_email(
+    db, django_capture_on_commit_callbacks
+):
+    from invoices.services import invoice_finalize
+
+    draft = FinalizedInvoiceFactory(status="draft", number=None, issued_at=None, due_date=None)
+    TieredUsageLineFactory(invoice=draft)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        finalized = invoice_finalize(invoice=draft, at=AT, refresh=False)
+
+    finalized.refresh_from_db()
+    assert finalized.number
+    assert finalized.pdf_file and finalized.emailed_at
+    text = pdf_text(finalized.pdf_file.read())
+    assert finalized.number in text and "$1,600.00" in text
+    [message] = mail.outbox
+    assert message.subject.startswith(f"Invoice {finalized.number} from ")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_delivering_at_once_store_one_pdf_and_send_one_email():
+    import threading
+
+    from django.db import connection
+
+    from invoices.documents import invoice_deliver
+
+    invoice = FinalizedInvoiceFactory(number="INV-2026-000777")
+    TieredUsageLineFactory(invoice=invoice)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            invoice_deliver(invoice=Invoice.objects.get(pk=invoice.pk), at=AT)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(mail.outbox) == 1
+    invoice.refresh_from_db()
+    assert invoice.emailed_at == AT
+    storage = invoice.pdf_file.storage
+    folder = invoice.pdf_file.name.rsplit("/", 1)[0]
+    stored = [name for name in storage.listdir(folder)[1] if name.startswith("INV-2026-000777")]
+    assert stored == [invoice.pdf_file.name.rsplit("/", 1)[1]]
