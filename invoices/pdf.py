@@ -20,7 +20,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from catalog.currencies import DISPLAY_LOCALE, money_display, price_text
-from invoices.models import Invoice, InvoiceLine, InvoiceStatus
+from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 
 INVOICE_CSS = Path("invoices") / "invoice.css"
 PDF_TEMPLATE = "invoices/invoice_pdf.html"
@@ -59,6 +59,7 @@ class InvoiceDocument:
     """Everything an invoice shows, already formatted: templates only lay it out."""
 
     title: str
+    heading: str
     number: str | None
     status: str
     status_label: str
@@ -173,8 +174,10 @@ def invoice_document(
     customer = invoice.customer
     is_draft = invoice.status == InvoiceStatus.DRAFT
     issued = invoice.issued_at.astimezone(UTC).date() if invoice.issued_at else None
+    name = "Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Invoice"
     return InvoiceDocument(
-        title=f"Invoice {invoice.number}" if invoice.number else "Draft invoice",
+        title=f"{name} {invoice.number}" if invoice.number else f"Draft {name.lower()}",
+        heading=f"Draft {name.lower()}" if is_draft else name,
         number=invoice.number,
         status=invoice.status,
         status_label=invoice.get_status_display(),

@@ -230,3 +230,10 @@ def test_period_display_without_a_period():
 def test_due_date_reads_as_a_date(db):
     invoice = FinalizedInvoiceFactory(due_date=date(2026, 3, 2))
     assert "Mar 2, 2026" in pdf_text(invoice_render_pdf(invoice=invoice))
+
+
+def test_a_credit_note_is_titled_as_one(db):
+    note = FinalizedInvoiceFactory(kind="credit_note", number="INV-2026-000300")
+    text = pdf_text(invoice_render_pdf(invoice=note))
+    assert "Credit note" in text
+    assert "INV-2026-000300" in text
