@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django_q.tasks import async_task
@@ -30,6 +30,8 @@ PUBLIC_STATUSES = (
     InvoiceStatus.VOID,
     InvoiceStatus.UNCOLLECTIBLE,
 )
+# Statuses printed as a stamp across the PDF.
+STAMPED = (InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE)
 # The finalization email goes out while the invoice still asks for (or records) payment.
 EMAILED_STATUSES = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID)
 
@@ -97,30 +99,37 @@ def invoice_from_link(*, token: str, purpose: str) -> Invoice:
 # --- The stored PDF ------------------------------------------------------------------------
 
 
+def _pdf_stem(invoice: Invoice) -> str:
+    """The stored file's name without extension: the number, plus the stamp the PDF carries
+    (INV-2026-000123.pdf; INV-2026-000123-paid.pdf once re-rendered with its PAID stamp)."""
+    return f"{invoice.number}-{invoice.status}" if invoice.status in STAMPED else invoice.number
+
+
 def invoice_pdf_is_current(*, invoice: Invoice) -> bool:
-    """True when the stored PDF exists and was rendered after the last change of status
-    (a PDF rendered before a payment or a void lacks its PAID/VOID stamp)."""
-    if not invoice.pdf_file or invoice.pdf_rendered_at is None:
+    """True when the stored PDF exists and shows the invoice's status (a PDF rendered before a
+    payment or a void lacks its PAID/VOID stamp). Decided by the file name, not by clocks, so
+    back- or forward-dated actions (close_cycles --at) never make it render again and again."""
+    if not invoice.pdf_file:
         return False
-    changed_at = [moment for moment in (invoice.paid_at, invoice.voided_at) if moment]
-    if any(moment > invoice.pdf_rendered_at for moment in changed_at):
+    name, stem = invoice.pdf_file.name.rsplit("/", 1)[-1], _pdf_stem(invoice)
+    # The storage may append "_<random>" when the name was taken.
+    if not name.startswith(stem) or name[len(stem) : len(stem) + 1] not in (".", "_"):
         return False
     return invoice.pdf_file.storage.exists(invoice.pdf_file.name)
 
 
 def invoices_missing_pdf() -> QuerySet[Invoice]:
     """Issued invoices with no PDF yet, or whose PDF predates their payment or void."""
-    return Invoice.objects.filter(status__in=PUBLIC_STATUSES, number__isnull=False).filter(
-        Q(pdf_file="")
-        | Q(pdf_rendered_at__isnull=True)
-        | Q(paid_at__gt=F("pdf_rendered_at"))
-        | Q(voided_at__gt=F("pdf_rendered_at"))
-    )
+    outdated = Q(pdf_file="")
+    for status in STAMPED:
+        outdated |= Q(status=status) & ~Q(pdf_file__contains=f"-{status}")
+    return Invoice.objects.filter(status__in=PUBLIC_STATUSES, number__isnull=False).filter(outdated)
 
 
 def invoice_store_pdf(*, invoice: Invoice, at: datetime, force: bool = False) -> Invoice:
-    """Render the issued invoice's PDF once and store it as <number>.pdf; returns the invoice
-    as stored. An up-to-date PDF is kept as it is unless `force`. Drafts are refused."""
+    """Render the issued invoice's PDF once and store it as <number>.pdf (<number>-<status>.pdf
+    when it carries a PAID/VOID/UNCOLLECTIBLE stamp); returns the invoice as stored. A stored
+    PDF that shows the current status is kept unless `force`. Drafts are refused."""
     if not invoice_is_public(invoice=invoice):
         raise ValidationError(
             f"Invoice {invoice} is a draft (or was voided before it was issued): "
@@ -139,7 +148,7 @@ def invoice_store_pdf(*, invoice: Invoice, at: datetime, force: bool = False) ->
             return locked
         pdf = invoice_render_pdf(invoice=locked)
         replaced = locked.pdf_file.name
-        locked.pdf_file.save(f"{locked.number}.pdf", ContentFile(pdf), save=False)
+        locked.pdf_file.save(f"{_pdf_stem(locked)}.pdf", ContentFile(pdf), save=False)
         locked.pdf_rendered_at = at
         locked.save(update_fields=["pdf_file", "pdf_rendered_at", "updated_at"])
         if replaced and replaced != locked.pdf_file.name:

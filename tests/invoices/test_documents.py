@@ -17,6 +17,7 @@ from invoices.documents import (
     invoice_on_finalized,
     invoice_send_email,
     invoice_store_pdf,
+    invoices_missing_pdf,
 )
 from invoices.models import Invoice
 from tests.factories import FinalizedInvoiceFactory, TieredUsageLineFactory
@@ -103,15 +104,25 @@ def test_store_pdf_with_force_renders_again_and_drops_the_old_file(
     assert not storage.exists(old_name)
 
 
-def test_a_pdf_rendered_before_payment_is_rendered_again_with_its_stamp(invoice):
+def test_a_pdf_rendered_before_payment_is_rendered_again_with_its_stamp_once(invoice):
     stored = invoice_store_pdf(invoice=invoice, at=AT)
     assert "PAID" not in pdf_text(stored.pdf_file.read())
-    Invoice.objects.filter(pk=invoice.pk).update(status="paid", paid_at=AT + timedelta(days=3))
+    # Paid at a moment later than "now" (a forward-dated demo): clocks must not matter.
+    paid_at = datetime(2030, 1, 1, tzinfo=UTC)
+    Invoice.objects.filter(pk=invoice.pk).update(status="paid", paid_at=paid_at)
+    assert invoices_missing_pdf().filter(pk=invoice.pk).exists()
 
     paid = invoice_store_pdf(invoice=Invoice.objects.get(pk=invoice.pk), at=AT + timedelta(4))
 
     assert paid.pdf_rendered_at == AT + timedelta(days=4)
     assert "PAID" in pdf_text(paid.pdf_file.read())
+    assert "/INV-2026-000123-paid" in paid.pdf_file.name
+    assert not invoices_missing_pdf().filter(pk=invoice.pk).exists()
+    again = invoice_store_pdf(invoice=Invoice.objects.get(pk=invoice.pk), at=AT + timedelta(5))
+    assert (again.pdf_file.name, again.pdf_rendered_at) == (
+        paid.pdf_file.name,
+        paid.pdf_rendered_at,
+    )
 
 
 def test_a_missing_file_is_rendered_again(invoice):
