@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 
 from catalog.errors import CatalogValidationError, CodeTaken
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, Tier
@@ -166,10 +167,10 @@ def _copy(plan: Plan) -> Plan:
 
 def _lock_versions(code: str) -> int:
     """Lock every version of `code` (versioning is serialised per code); the highest version."""
-    versions = list(
-        Plan.objects.select_for_update().filter(code=code).values_list("version", flat=True)
-    )
-    return max(versions, default=0)
+    list(Plan.objects.select_for_update().filter(code=code).values_list("pk", flat=True))
+    # A fresh statement after the wait: it sees a version another writer committed meanwhile,
+    # which the locking read (its snapshot taken before the wait) does not.
+    return Plan.objects.filter(code=code).aggregate(highest=Max("version"))["highest"] or 0
 
 
 def _save_version(candidate: Plan, rows: list[_ChargeRow], *, version: int) -> Plan:
