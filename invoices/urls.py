@@ -1,3 +1,31 @@
-"""API routes of the invoices app, mounted under /api/v1/."""
+"""API routes of the invoices app, mounted under /api/v1/ (no trailing slashes)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from invoices.api import views
+
+urlpatterns = [
+    path("invoices", views.InvoiceListView.as_view(), name="invoice-list"),
+    path("invoices/<str:invoice_id>", views.InvoiceDetailView.as_view(), name="invoice-detail"),
+    path(
+        "invoices/<str:invoice_id>/lines/<str:line_id>/events",
+        views.InvoiceLineEventsView.as_view(),
+        name="invoice-line-events",
+    ),
+    path(
+        "invoices/<str:invoice_id>/finalize",
+        views.InvoiceFinalizeView.as_view(),
+        name="invoice-finalize",
+    ),
+    path("invoices/<str:invoice_id>/void", views.InvoiceVoidView.as_view(), name="invoice-void"),
+    path(
+        "invoices/<str:invoice_id>/mark-uncollectible",
+        views.InvoiceMarkUncollectibleView.as_view(),
+        name="invoice-mark-uncollectible",
+    ),
+    path(
+        "customers/<str:external_id>/upcoming-invoice",
+        views.UpcomingInvoiceView.as_view(),
+        name="customer-upcoming-invoice",
+    ),
+]

@@ -1,0 +1,1 @@
+"""The invoices API (DESIGN §4): invoices, a usage line's events, actions, the upcoming invoice."""

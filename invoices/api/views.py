@@ -1,0 +1,179 @@
+"""Views of the invoices API: each reads through a selector or calls one service.
+
+Refusals: an unknown invoice, line or customer → 404; an action the invoice's status does not
+allow (finalize a finalized invoice, void a paid one) → 409; a bad filter → 400.
+"""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.api import Conflict
+from customers.models import Customer
+from customers.selectors import customer_get
+from invoices.api.serializers import EventSerializer, InvoiceSerializer, LineEventsSerializer
+from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from invoices.selectors import (
+    NoUpcomingInvoice,
+    invoice_get,
+    invoice_line_events,
+    invoice_list,
+    upcoming_invoice,
+)
+from invoices.services import (
+    InvoiceStateError,
+    invoice_finalize,
+    invoice_mark_uncollectible,
+    invoice_void,
+)
+
+NOT_FOUND = OpenApiResponse(description='{"detail": "Unknown invoice 12."}')
+CONFLICT = OpenApiResponse(description="The invoice's status does not allow it.")
+MAX_EVENTS = 1000
+
+
+class ListPagination(LimitOffsetPagination):
+    """A plain list by default; `?limit=&offset=` gives a page with count, next and previous."""
+
+    max_limit = 1000
+
+
+def _id(text: str) -> int | None:
+    """A plain id that fits a bigint, or None (an id never answers with a 500)."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def _invoice_or_404(invoice_id: str) -> Invoice:
+    number = _id(invoice_id)
+    try:
+        if number is None:
+            raise Invoice.DoesNotExist
+        return invoice_get(invoice_id=number)
+    except Invoice.DoesNotExist:
+        raise NotFound(f"Unknown invoice {invoice_id}.") from None
+
+
+def _choice(request, name: str, choices: list[str]) -> str:
+    value = request.query_params.get(name, "").strip()
+    if value and value not in choices:
+        raise serializers.ValidationError(
+            {name: [f"Unknown {name} '{value}': choose one of {', '.join(choices)}."]}
+        )
+    return value
+
+
+def _shown(request, invoice: Invoice) -> Response:
+    return Response(InvoiceSerializer(invoice, context={"request": request}).data)
+
+
+class InvoiceListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("customer", str, description="A customer's external id."),
+            OpenApiParameter("status", str, enum=InvoiceStatus.values),
+            OpenApiParameter("kind", str, enum=InvoiceKind.values),
+            OpenApiParameter("limit", int, description="Page size; without it, the whole list."),
+            OpenApiParameter("offset", int),
+        ],
+        responses=InvoiceSerializer(many=True),
+    )
+    def get(self, request):
+        invoices = invoice_list(
+            customer_external_id=request.query_params.get("customer", "").strip(),
+            status=_choice(request, "status", InvoiceStatus.values),
+            kind=_choice(request, "kind", InvoiceKind.values),
+        )
+        paginator = ListPagination()
+        page = paginator.paginate_queryset(invoices, request, view=self)
+        context = {"request": request}
+        if page is None:
+            return Response(InvoiceSerializer(invoices, many=True, context=context).data)
+        data = InvoiceSerializer(page, many=True, context=context).data
+        return paginator.get_paginated_response(data)
+
+
+class InvoiceDetailView(APIView):
+    @extend_schema(responses={200: InvoiceSerializer, 404: NOT_FOUND})
+    def get(self, request, invoice_id: str):
+        return _shown(request, _invoice_or_404(invoice_id))
+
+
+class InvoiceLineEventsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int, description=f"Events per page (≤ {MAX_EVENTS})."),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: LineEventsSerializer, 404: NOT_FOUND},
+        description="The exact events behind a usage line; their aggregation is `quantity`, "
+        "equal to the line's quantity while the invoice's usage is unchanged.",
+    )
+    def get(self, request, invoice_id: str, line_id: str):
+        invoice_number, line_number = _id(invoice_id), _id(line_id)
+        try:
+            if invoice_number is None or line_number is None:
+                raise InvoiceLine.DoesNotExist
+            drilldown = invoice_line_events(invoice_id=invoice_number, line_id=line_number)
+        except InvoiceLine.DoesNotExist:
+            raise NotFound(f"Invoice {invoice_id} has no usage line {line_id}.") from None
+        paginator = ListPagination()
+        paginator.default_limit, paginator.max_limit = MAX_EVENTS, MAX_EVENTS
+        events = paginator.paginate_queryset(drilldown.events, request, view=self)
+        body = LineEventsSerializer(drilldown).data
+        body["events"] = EventSerializer(events, many=True).data
+        body["next"] = paginator.get_next_link()
+        return Response(body)
+
+
+class InvoiceActionView(APIView):
+    """POST with no body: one lifecycle service on the invoice."""
+
+    service = None
+
+    @extend_schema(request=None, responses={200: InvoiceSerializer, 404: NOT_FOUND, 409: CONFLICT})
+    def post(self, request, invoice_id: str):
+        invoice = _invoice_or_404(invoice_id)
+        try:
+            self.service(invoice=invoice, at=timezone.now())
+        except InvoiceStateError as error:
+            raise Conflict(str(error)) from None
+        return _shown(request, invoice_get(invoice_id=invoice.pk))
+
+
+class InvoiceFinalizeView(InvoiceActionView):
+    service = staticmethod(invoice_finalize)
+
+
+class InvoiceVoidView(InvoiceActionView):
+    service = staticmethod(invoice_void)
+
+
+class InvoiceMarkUncollectibleView(InvoiceActionView):
+    service = staticmethod(invoice_mark_uncollectible)
+
+
+class UpcomingInvoiceView(APIView):
+    @extend_schema(
+        responses={
+            200: InvoiceSerializer,
+            404: OpenApiResponse(description="Unknown customer, or no period left to bill."),
+        },
+        description="The invoice that will close the customer's current period, with the usage "
+        "so far: computed by the cycle close's code, unsaved (id and number null).",
+    )
+    def get(self, request, external_id: str):
+        try:
+            customer = customer_get(external_id=external_id)
+        except Customer.DoesNotExist:
+            raise NotFound(f"Unknown customer '{external_id}'.") from None
+        try:
+            draft = upcoming_invoice(customer=customer, at=timezone.now())
+        except NoUpcomingInvoice as error:
+            raise NotFound(str(error)) from None
+        return Response(InvoiceSerializer(draft, context={"request": request}).data)
