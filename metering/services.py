@@ -119,44 +119,56 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
     table = quote(Event._meta.db_table)
     columns = ", ".join(quote(name) for name in (*_COLUMNS, "received_at", "is_late"))
     conflict = f"({quote('external_customer_id')}, {quote('event_id')})"
-    inserted = 0
+    if connection.vendor == "postgresql":
+        return _insert_rows_postgresql(
+            rows, received_at=received_at, table=table, columns=columns, conflict=conflict
+        )
+    adapt = connection.ops.adapt_datetimefield_value
+    received = adapt(received_at)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One statement per batch: arrays unnested server-side, no per-row round trips.
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) "
-                "SELECT u.event_id, u.event_name, u.customer, u.ts, u.props::jsonb, %s, false "
-                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[]) "
-                "AS u(event_id, event_name, customer, ts, props) "
-                f"ON CONFLICT {conflict} DO NOTHING",
-                [
-                    received_at,
-                    [row.event_id for row in rows],
-                    [row.event_name for row in rows],
-                    [row.external_customer_id for row in rows],
-                    [row.timestamp for row in rows],
-                    [row.properties_json for row in rows],
-                ],
-            )
-            inserted = cursor.rowcount
-        else:
-            adapt = connection.ops.adapt_datetimefield_value
-            received = adapt(received_at)
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                f"ON CONFLICT {conflict} DO NOTHING",
-                [
-                    (
-                        row.event_id,
-                        row.event_name,
-                        row.external_customer_id,
-                        adapt(row.timestamp),
-                        row.properties_json,
-                        received,
-                        False,
-                    )
-                    for row in rows
-                ],
-            )
-            inserted = cursor.rowcount
-    return inserted
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT {conflict} DO NOTHING",
+            [
+                (
+                    row.event_id,
+                    row.event_name,
+                    row.external_customer_id,
+                    adapt(row.timestamp),
+                    row.properties_json,
+                    received,
+                    False,
+                )
+                for row in rows
+            ],
+        )
+        return cursor.rowcount
+
+
+def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
+    """One statement per batch: five arrays unnested server-side, no per-row round trips.
+
+    Django's cursors bind parameters client-side, which quotes every array element in Python
+    (most of a batch's time); a plain psycopg cursor on the same connection and transaction
+    sends the arrays in binary (`%b`) instead.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) "
+            "SELECT u.event_id, u.event_name, u.customer, u.ts, u.props::jsonb, %b, false "
+            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
+            "AS u(event_id, event_name, customer, ts, props) "
+            f"ON CONFLICT {conflict} DO NOTHING",
+            [
+                received_at,
+                [row.event_id for row in rows],
+                [row.event_name for row in rows],
+                [row.external_customer_id for row in rows],
+                [row.timestamp for row in rows],
+                [row.properties_json for row in rows],
+            ],
+        )
+        return cursor.rowcount

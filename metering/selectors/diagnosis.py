@@ -183,10 +183,8 @@ def event_diagnose(*, event: Event) -> EventDiagnosis:
             f"Customer {customer.external_id!r} has no subscription covering "
             f"{event.timestamp.isoformat()}: its usage is not billed."
         )
-    elif (
-        charged_meter_ids is not None
-        and not any(verdict.counted and verdict.charged for verdict in verdicts)
-        and meters
+    elif any(verdict.counted for verdict in verdicts) and not any(
+        verdict.counted and verdict.charged for verdict in verdicts
     ):
         reasons.append(
             f"The plan {subscription.plan.code!r} has no charge on the meters counting it."

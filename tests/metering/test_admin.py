@@ -214,3 +214,21 @@ def test_usage_explorer_needs_the_view_permission(client, story):
     client.login(username="clerk", password="pw")
     assert client.get(EXPLORER).status_code == 403
     assert client.get(reverse("admin:metering_event_changelist")).status_code == 403
+
+
+def test_detail_says_when_the_plan_does_not_charge_the_counting_meter(admin_client, story, store):
+    MeterFactory(code="tokens", event_name="llm_tokens", aggregation="sum", field="tokens")
+    store([event("tok-1", "llm_tokens", "acme", 2, tokens=1200)], at=DAY + timedelta(days=2))
+    pk = Event.objects.get(event_id="tok-1").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    assert "The plan &#x27;pro&#x27; has no charge on the meters counting it." in html
+    assert "no charge" in html
+
+
+def test_explorer_link_from_the_detail_page_opens_that_day(admin_client, story):
+    pk = Event.objects.get(event_id="ok-1").pk
+    html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()
+    link = re.search(r'href="(/admin/metering/event/explorer/\?[^"]+)"', html).group(1)
+    page = admin_client.get(link.replace("&amp;", "&")).content.decode()
+    assert html.count("explore that day") == 1
+    assert "<strong>7.5</strong>" in page  # ok-1 (5) and ok-2 (2.5) on March 10

@@ -1,0 +1,378 @@
+"""Event ingestion benchmark: the API behind gunicorn on PostgreSQL, against a plain COPY.
+
+    .venv/bin/python bench/ingest.py [--events 1000000] [--workers 3] [--rate 200]
+
+One command, about 3 minutes, bounded by --time-limit (default 300 s); it only talks to
+127.0.0.1. It creates a scratch database (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/tally_bench_ingest), migrates it, starts gunicorn on it
+with production settings, and prints:
+
+1. batch ingestion: events/s over --events events sent as 1,000-event batches by
+   --clients concurrent connections (request bodies are built before the clock starts);
+2. single events: p50/p90/p99/max latency at a steady --rate requests/s (open loop: latency
+   is measured from each request's scheduled time, so a slow server cannot hide behind a
+   slow client), on the table the batch phase just filled;
+3. the ceiling: the same rows (read back from the events table) written by one plain COPY
+   into an empty table with the same indexes and unique constraint.
+
+Targets on a 2-core machine: batch ≥ 15,000 events/s; single-event p99 ≤ 30 ms at 200/s.
+The figures and the machine go in docs/performance.md.
+"""
+
+import argparse
+import http.client
+import io
+import json
+import os
+import platform
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+HOST = "127.0.0.1"
+BATCH = 1000
+COLUMNS = "event_id, event_name, external_customer_id, timestamp, properties, received_at, is_late"
+EVENT_NAMES = ("api_call", "llm_tokens", "credits_used", "storage")
+MODELS = ("small", "large", "vision")
+REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
+
+
+def options():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (>1: gthread, keep-alive)"
+    )
+    parser.add_argument("--clients", type=int, default=4, help="concurrent batch connections")
+    parser.add_argument("--rate", type=int, default=200, help="single events per second")
+    parser.add_argument("--duration", type=int, default=30, help="seconds of single events")
+    parser.add_argument("--time-limit", type=int, default=300, help="whole run, seconds")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tally_bench_ingest"
+        ),
+    )
+    return parser.parse_args()
+
+
+# --- the scratch database and the server -------------------------------------------------
+
+
+def local_only(database_url: str) -> None:
+    host = urlparse(database_url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(f"bench/ingest.py only talks to 127.0.0.1; refusing database host {host!r}.")
+
+
+def recreate_database(database_url: str) -> None:
+    name = urlparse(database_url).path.lstrip("/")
+    maintenance = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(database_url: str) -> None:
+    name = urlparse(database_url).path.lstrip("/")
+    maintenance = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_environment(database_url: str) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TALLY_ENV": "production",
+        "DEBUG": "off",
+        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "ALLOWED_HOSTS": HOST,
+        "API_RATE_LIMIT": "1000000/s",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if result.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def start_server(env: dict, *, port: int, workers: int, threads: int) -> subprocess.Popen:
+    gunicorn = str(Path(PYTHON).parent / "gunicorn")
+    command = [
+        gunicorn,
+        "billing.wsgi:application",
+        f"--bind={HOST}:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        f"--worker-class={'gthread' if threads > 1 else 'sync'}",
+        "--backlog=2048",
+        "--timeout=120",
+        "--log-level=warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    stop_server(server)
+    sys.exit("gunicorn did not start within 30 s.")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+class Events:
+    """Deterministic events: 1,000 customers, four names, a month of timestamps."""
+
+    def __init__(self, now: datetime):
+        self.timestamps = [
+            (now - timedelta(seconds=2_591 * n + 17)).isoformat().replace("+00:00", "Z")
+            for n in range(1000)
+        ]
+
+    def one(self, n: int, prefix: str = "bench") -> str:
+        timestamp = self.timestamps[n % 997]
+        return (
+            f'{{"event_id":"{prefix}-{n}","event_name":"{EVENT_NAMES[n % 4]}",'
+            f'"external_customer_id":"customer-{n % 1000}","timestamp":"{timestamp}",'
+            f'"properties":{{"tokens":{n % 5000},"cost":{n % 97}.{n % 10000:04d},'
+            f'"model":"{MODELS[n % 3]}","region":"{REGIONS[n % 3]}"}}}}'
+        )
+
+    def batch(self, index: int) -> bytes:
+        first = index * BATCH
+        body = ",".join(self.one(n) for n in range(first, first + BATCH))
+        return ('{"events":[' + body + "]}").encode()
+
+
+def post(connection: http.client.HTTPConnection, path: str, body: bytes, key: str):
+    connection.request(
+        "POST",
+        path,
+        body=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    response = connection.getresponse()
+    payload = response.read()
+    if response.status != 202:
+        raise RuntimeError(f"{path} answered {response.status}: {payload[:300]!r}")
+    return json.loads(payload)
+
+
+# --- the three measurements ----------------------------------------------------------------
+
+
+def batch_phase(events: Events, *, total: int, clients: int, port: int, key: str, budget: float):
+    bodies = [events.batch(index) for index in range(total // BATCH)]
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for body in bodies:
+        todo.put(body)
+    accepted = [0] * clients
+    errors: list[str] = []
+    deadline = time.monotonic() + budget
+
+    def client(position: int) -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=120)
+        while time.monotonic() < deadline:
+            try:
+                body = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                accepted[position] += post(connection, "/api/v1/events/batch", body, key)[
+                    "accepted"
+                ]
+            except Exception as error:  # noqa: BLE001 - reported below, the run goes on
+                errors.append(str(error))
+                connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return sum(accepted), elapsed, errors
+
+
+def single_phase(events: Events, *, rate: int, duration: int, port: int, key: str):
+    """Open loop: request k is due at start + k/rate; latency counts from that moment."""
+    warmup = 3
+    count = rate * (duration + warmup)
+    due: queue.SimpleQueue = queue.SimpleQueue()
+    latencies: list[tuple[float, float]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def sender() -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        while True:
+            item = due.get()
+            if item is None:
+                return
+            number, scheduled = item
+            wait = scheduled - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            body = events.one(number, prefix="single").encode()
+            try:
+                post(connection, "/api/v1/events", body, key)
+            except Exception as error:  # noqa: BLE001
+                errors.append(str(error))
+                connection.close()
+                continue
+            with lock:
+                latencies.append((scheduled, time.perf_counter() - scheduled))
+
+    senders = [threading.Thread(target=sender) for _ in range(32)]
+    for thread in senders:
+        thread.start()
+    start = time.perf_counter() + 0.2
+    for number in range(count):
+        due.put((number, start + number / rate))
+    for _ in senders:
+        due.put(None)
+    for thread in senders:
+        thread.join()
+    measured = sorted(latency for scheduled, latency in latencies if scheduled >= start + warmup)
+    return measured, errors
+
+
+def copy_phase(database_url: str) -> tuple[int, float]:
+    """Read the stored rows back, then time one COPY of them into an empty twin table."""
+    with psycopg.connect(database_url) as conn:
+        buffer = io.BytesIO()
+        with conn.cursor() as cursor:
+            with cursor.copy(f"COPY (SELECT {COLUMNS} FROM metering_event) TO STDOUT") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            cursor.execute("DROP TABLE IF EXISTS bench_copy")
+            cursor.execute("CREATE TABLE bench_copy (LIKE metering_event INCLUDING ALL)")
+        conn.commit()
+        data = buffer.getvalue()
+        rows = data.count(b"\n")
+        started = time.perf_counter()
+        with conn.cursor() as cursor:
+            with cursor.copy(f"COPY bench_copy ({COLUMNS}) FROM STDIN") as copy:
+                view = memoryview(data)
+                for offset in range(0, len(data), 1 << 20):
+                    copy.write(view[offset : offset + (1 << 20)])
+        conn.commit()
+        return rows, time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))] * 1000
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        memory = Path("/proc/meminfo").read_text().split()[1]
+        memory_gb = f"{int(memory) / 1024 / 1024:.0f} GB RAM"
+    except OSError:
+        memory_gb = "unknown RAM"
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gb}, {platform.system()} {platform.release()}"
+
+
+def main() -> None:
+    args = options()
+    local_only(args.database_url)
+    run_deadline = time.monotonic() + args.time_limit
+    recreate_database(args.database_url)
+    env = server_environment(args.database_url)
+    manage(env, "migrate", "--noinput", "-v0")
+    key = manage(env, "create_api_key", "bench").split()[-1]
+    with psycopg.connect(args.database_url) as conn:
+        postgres = conn.execute("SHOW server_version").fetchone()[0]
+    server = start_server(env, port=args.port, workers=args.workers, threads=args.threads)
+    events = Events(datetime.now(UTC))
+    try:
+        print(f"Machine: {machine()}; PostgreSQL {postgres}; Python {platform.python_version()}")
+        kind = f"gthread, {args.threads} threads each" if args.threads > 1 else "sync"
+        print(f"Server: gunicorn, {args.workers} workers ({kind}), on {HOST}:{args.port}\n")
+
+        budget = max(run_deadline - time.monotonic() - args.duration - 60, 10)
+        accepted, elapsed, errors = batch_phase(
+            events,
+            total=args.events,
+            clients=args.clients,
+            port=args.port,
+            key=key,
+            budget=budget,
+        )
+        note = "" if accepted >= args.events else f" (stopped by the time limit at {accepted:,})"
+        print(
+            f"1. Batch ingestion: {accepted:,} events in {elapsed:.1f} s = "
+            f"{accepted / elapsed:,.0f} events/s ({args.clients} clients × 1,000-event "
+            f"batches){note}; errors: {len(errors)}"
+        )
+        for error in errors[:3]:
+            print(f"   {error}")
+
+        latencies, errors = single_phase(
+            events, rate=args.rate, duration=args.duration, port=args.port, key=key
+        )
+        if latencies:
+            print(
+                f"2. Single events at {args.rate}/s for {args.duration} s ({len(latencies):,} "
+                f"requests): p50 {percentile(latencies, 0.50):.1f} ms, "
+                f"p90 {percentile(latencies, 0.90):.1f} ms, "
+                f"p99 {percentile(latencies, 0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms; "
+                f"errors: {len(errors)}"
+            )
+    finally:
+        stop_server(server)
+
+    if time.monotonic() < run_deadline:
+        rows, elapsed = copy_phase(args.database_url)
+        print(
+            f"3. Ceiling, plain COPY of the same {rows:,} rows into an empty table with the same "
+            f"indexes: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s"
+        )
+    else:
+        print("3. Ceiling skipped: the time limit was reached.")
+    if not args.keep:
+        drop_database(args.database_url)
+
+
+if __name__ == "__main__":
+    main()
