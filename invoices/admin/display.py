@@ -1,0 +1,103 @@
+"""Invoice lines as the admin shows them: money in the currency, tiers readable, event links."""
+
+from dataclasses import dataclass
+
+from catalog.currencies import money_display
+from invoices.models import LineKind
+from metering.links import event_drilldown_url
+from rating import to_decimal
+from rating.money import decimal_string
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    label: str
+    units: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class LineRow:
+    description: str
+    kind: str
+    meter: str
+    quantity: str
+    unit_amount: str
+    amount: str
+    window: str
+    breakdown: list[BreakdownRow]
+    events_url: str | None
+
+
+def _breakdown_rows(line, currency: str) -> list[BreakdownRow]:
+    breakdown = line.breakdown or {}
+    rows = [
+        BreakdownRow(
+            label=row["label"],
+            units=row["units"],
+            amount=money_display(to_decimal(row["amount"]), currency),
+        )
+        for row in breakdown.get("breakdown", [])
+    ]
+    if "fraction" in breakdown:
+        share = to_decimal(breakdown["fraction"]) * 100
+        rows.append(
+            BreakdownRow(
+                label=f"{share.quantize(to_decimal('0.01'))}% of the full period",
+                units="",
+                amount=money_display(to_decimal(breakdown["exact_amount"]), currency),
+            )
+        )
+    if "cumulative_before" in breakdown:
+        rows.append(
+            BreakdownRow(
+                label=f"Cumulative usage {breakdown['cumulative_before']} → "
+                f"{breakdown['cumulative_after']} since {breakdown['cumulative_from'][:16]}",
+                units="",
+                amount="",
+            )
+        )
+    return rows
+
+
+def line_rows(lines, *, currency: str, external_customer_id: str) -> list[LineRow]:
+    """One LineRow per line (saved InvoiceLines or a draft's DraftLines)."""
+    rows = []
+    for line in lines:
+        usage = line.kind == LineKind.USAGE and line.meter is not None and line.usage_start
+        window = ""
+        if line.usage_start and line.usage_end:
+            window = f"{line.usage_start:%Y-%m-%d %H:%M} → {line.usage_end:%Y-%m-%d %H:%M}"
+        rows.append(
+            LineRow(
+                description=line.description,
+                kind=LineKind(line.kind).label,
+                meter=line.meter.code if line.meter is not None else "",
+                quantity=decimal_string(to_decimal(line.quantity)),
+                unit_amount="" if line.unit_amount is None else decimal_string(line.unit_amount),
+                amount=money_display(line.amount, currency),
+                window=window,
+                breakdown=_breakdown_rows(line, currency),
+                events_url=event_drilldown_url(
+                    meter=line.meter,
+                    external_customer_id=external_customer_id,
+                    start=line.usage_start,
+                    end=line.usage_end,
+                )
+                if usage
+                else None,
+            )
+        )
+    return rows
+
+
+def totals_rows(invoice) -> list[tuple[str, str]]:
+    currency = invoice.currency
+    return [
+        ("Subtotal", money_display(invoice.subtotal, currency)),
+        ("Discount", money_display(invoice.discount, currency)),
+        ("Tax", money_display(invoice.tax, currency)),
+        ("Total", money_display(invoice.total, currency)),
+        ("Credits applied", money_display(invoice.credits_applied, currency)),
+        ("Amount due", money_display(invoice.amount_due, currency)),
+    ]

@@ -1,0 +1,219 @@
+"""The invoice admin: the list operators work from, the invoice page with its lines, the actions.
+
+Invoices are computed, never typed in: every field is read-only, and the actions (finalize,
+void, mark uncollectible) each call one service, for the operator who may change invoices.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from catalog.currencies import money_display
+from invoices.admin.display import line_rows, totals_rows
+from invoices.documents import invoice_hosted_url, invoice_pdf_url
+from invoices.models import Invoice, InvoiceStatus
+from invoices.services import (
+    InvoiceStateError,
+    invoice_finalize,
+    invoice_mark_uncollectible,
+    invoice_void,
+)
+
+# action name in URLs → (service, verb for messages, statuses it applies to)
+ACTIONS = {
+    "finalize": (invoice_finalize, "finalized", (InvoiceStatus.DRAFT,)),
+    "void": (
+        invoice_void,
+        "voided",
+        (InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE),
+    ),
+    "mark-uncollectible": (
+        invoice_mark_uncollectible,
+        "marked uncollectible",
+        (InvoiceStatus.FINALIZED,),
+    ),
+}
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    change_form_template = "admin/invoices/invoice/change_form.html"
+    list_display = [
+        "invoice_label",
+        "customer_link",
+        "status",
+        "kind",
+        "period",
+        "total_display",
+        "amount_due_display",
+        "issued_at",
+        "due_date",
+    ]
+    list_display_links = ["invoice_label"]
+    list_filter = ["status", "kind", "currency", ("issued_at", admin.DateFieldListFilter)]
+    search_fields = ["number", "customer__external_id", "customer__name", "customer__email"]
+    list_select_related = ["customer"]
+    list_per_page = 50
+    ordering = ["-created_at", "-id"]
+    actions = ["finalize_selected", "void_selected", "mark_uncollectible_selected"]
+    fieldsets = [
+        (None, {"fields": ["number", "customer", "subscription", "kind", "status", "currency"]}),
+        ("Period", {"fields": ["period_start", "period_end", "grace_until"]}),
+        ("Issue", {"fields": ["issued_at", "due_date", "voided_at", "paid_at"]}),
+        ("Document", {"fields": ["document_links", "pdf_rendered_at", "emailed_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            "number",
+            "customer",
+            "subscription",
+            "kind",
+            "status",
+            "currency",
+            "period_start",
+            "period_end",
+            "grace_until",
+            "issued_at",
+            "due_date",
+            "voided_at",
+            "paid_at",
+            "document_links",
+            "pdf_rendered_at",
+            "emailed_at",
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- columns ------------------------------------------------------------------------------
+
+    @admin.display(description="Invoice", ordering="number")
+    def invoice_label(self, invoice: Invoice) -> str:
+        return str(invoice)
+
+    @admin.display(description="Customer", ordering="customer__name")
+    def customer_link(self, invoice: Invoice) -> str:
+        url = reverse("admin:customers_customer_change", args=[invoice.customer_id])
+        return format_html('<a href="{}">{}</a>', url, invoice.customer.name)
+
+    @admin.display(description="Period", ordering="period_start")
+    def period(self, invoice: Invoice) -> str:
+        if invoice.period_start is None:
+            return "—"
+        return f"{invoice.period_start:%Y-%m-%d %H:%M} → {invoice.period_end:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="Total", ordering="total")
+    def total_display(self, invoice: Invoice) -> str:
+        return money_display(invoice.total, invoice.currency)
+
+    @admin.display(description="Amount due", ordering="amount_due")
+    def amount_due_display(self, invoice: Invoice) -> str:
+        return money_display(invoice.amount_due, invoice.currency)
+
+    @admin.display(description="Customer links")
+    def document_links(self, invoice: Invoice) -> str:
+        pdf, page = invoice_pdf_url(invoice=invoice), invoice_hosted_url(invoice=invoice)
+        if not pdf and not page:
+            return "— (a draft has no customer link)"
+        return format_html(
+            '<a href="{}" target="_blank">PDF</a> · <a href="{}" target="_blank">Hosted page</a>',
+            pdf,
+            page,
+        )
+
+    # --- the invoice page ---------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        if invoice is not None:
+            extra_context["line_rows"] = line_rows(
+                invoice.lines.select_related("meter").order_by("position", "id"),
+                currency=invoice.currency,
+                external_customer_id=invoice.customer.external_id,
+            )
+            extra_context["totals_rows"] = totals_rows(invoice)
+            may_change = self.has_change_permission(request, invoice)
+            extra_context["invoice_actions"] = [
+                (
+                    name,
+                    verb,
+                    reverse(f"admin:invoices_invoice_{name.replace('-', '_')}", args=[invoice.pk]),
+                )
+                for name, (_, verb, statuses) in ACTIONS.items()
+                if may_change and invoice.status in statuses
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        custom = [
+            path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(self._action_view(name)),
+                name=f"invoices_invoice_{name.replace('-', '_')}",
+            )
+            for name in ACTIONS
+        ]
+        return custom + super().get_urls()
+
+    def _action_view(self, name: str):
+        service, verb, _ = ACTIONS[name]
+
+        def view(request: HttpRequest, object_id: str):
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            invoice = self.get_object(request, object_id)
+            if invoice is None:
+                raise Http404("No such invoice.")
+            if not self.has_change_permission(request, invoice):
+                raise PermissionDenied
+            try:
+                invoice = service(invoice=invoice, at=timezone.now())
+            except InvoiceStateError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, f"Invoice {invoice} {verb}.")
+            return HttpResponseRedirect(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
+
+        return view
+
+    # --- list actions -------------------------------------------------------------------------
+
+    def _apply(self, request, queryset, name: str) -> None:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        service, verb, _ = ACTIONS[name]
+        done, refused = [], []
+        for invoice in queryset.order_by("pk"):
+            try:
+                done.append(str(service(invoice=invoice, at=timezone.now())))
+            except InvoiceStateError as error:
+                refused.append(str(error))
+        if done:
+            messages.success(request, f"{len(done)} invoice(s) {verb}: {', '.join(done)}.")
+        for message in refused:
+            messages.warning(request, message)
+
+    @admin.action(description="Finalize the selected drafts", permissions=["change"])
+    def finalize_selected(self, request, queryset):
+        self._apply(request, queryset, "finalize")
+
+    @admin.action(description="Void the selected invoices", permissions=["change"])
+    def void_selected(self, request, queryset):
+        self._apply(request, queryset, "void")
+
+    @admin.action(description="Mark the selected invoices uncollectible", permissions=["change"])
+    def mark_uncollectible_selected(self, request, queryset):
+        self._apply(request, queryset, "mark-uncollectible")
