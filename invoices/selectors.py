@@ -162,7 +162,10 @@ def upcoming_invoice(
 def subscription_invoices_due(
     *, subscription: Subscription, at: datetime, ctx: BuildContext
 ) -> list[InvoiceDraft]:
-    """The invoices the close would issue for the subscription at `at`, in order; unsaved."""
+    """The invoices the close would issue for the subscription at `at`, in order; unsaved.
+
+    Like one close run, at most MAX_STEPS of them.
+    """
     drafts = []
     state = billing_state(subscription=subscription)
     for _ in range(MAX_STEPS):

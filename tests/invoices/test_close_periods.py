@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from invoices.models import Invoice, InvoiceLine
-from invoices.services import cycles_close
+from invoices.services import cycles_close, subscription_bill_due
 from tests.invoices.helpers import (
     amounts,
     customer,
@@ -202,3 +202,21 @@ def test_a_rating_failure_is_reported_and_other_subscriptions_are_still_billed()
     assert "cannot be negative" in report.errors[0]
     assert Invoice.objects.filter(customer__external_id="fine").count() == 1
     assert not Invoice.objects.filter(customer__external_id="broken").exists()
+
+
+def test_a_long_backlog_is_caught_up_over_several_runs():
+    minutely = plan("minutely", interval="minute", base_amount="0.10", base_timing="in_arrears")
+    subscription = subscribe(
+        customer("acme"), minutely, started_at=utc(2026, 3, 1), at=utc(2026, 3, 1, 0, 5)
+    )
+
+    first = subscription_bill_due(
+        subscription_id=subscription.pk, at=utc(2026, 3, 1, 0, 5), max_steps=2
+    )
+    rest = subscription_bill_due(
+        subscription_id=subscription.pk, at=utc(2026, 3, 1, 0, 5), max_steps=10
+    )
+
+    assert (len(first), len(rest)) == (2, 3)
+    ends = list(Invoice.objects.order_by("number").values_list("period_end", flat=True))
+    assert ends == [utc(2026, 3, 1, 0, minute) for minute in range(1, 6)]
