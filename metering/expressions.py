@@ -1,7 +1,8 @@
 """Exact reads of event properties inside the database, for PostgreSQL and SQLite.
 
 PostgreSQL keeps JSON numbers as `numeric`, so a property is read as text and cast to
-numeric once a regex says it is numeric (a bad value is skipped, never an error). SQLite's
+numeric once a length check and a regex say it is numeric (a bad value is skipped, never an
+error). SQLite's
 `json_extract` returns REAL, which is inexact (0.1 + 0.2 ≠ 0.3), so on SQLite the JSON text
 of the value (`->`) goes through small Decimal functions registered on every connection.
 """
@@ -13,6 +14,7 @@ from django.db import NotSupportedError, models
 from django.db.models import Aggregate, F, Func
 
 from metering.properties import (
+    MAX_NUMERIC_TEXT,
     NUMERIC_PATTERN,
     number_from_json,
     property_path,
@@ -73,9 +75,10 @@ class PropertyNumber(_PropertyExpression):
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = self._properties_sql(compiler)
         path = property_path(self.path)
+        text = f"({sql} #>> %s)"
         return (
-            f"(CASE WHEN ({sql} #>> %s) ~ %s THEN ({sql} #>> %s)::numeric END)",
-            (*params, path, NUMERIC_PATTERN, *params, path),
+            f"(CASE WHEN length({text}) <= %s AND {text} ~ %s THEN {text}::numeric END)",
+            (*params, path, MAX_NUMERIC_TEXT, *params, path, NUMERIC_PATTERN, *params, path),
         )
 
     def as_sqlite(self, compiler, connection, **extra_context):

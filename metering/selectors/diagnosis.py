@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from catalog.models import Aggregation, Meter
 from customers.models import Customer, Subscription
@@ -24,7 +34,7 @@ from metering.properties import (
     value_as_number,
     value_as_text,
 )
-from metering.selectors.usage import NUMERIC_AGGREGATIONS, meter_events
+from metering.selectors.usage import NUMERIC_AGGREGATIONS, meter_condition, meter_events
 
 
 class EventStatus:
@@ -60,13 +70,15 @@ def _covering_subscriptions() -> QuerySet[Subscription]:
     )
 
 
-def _counted_by_any_meter(meters: list[Meter]):
-    """A boolean expression: some meter counts the outer event."""
-    condition = None
+def _counted_by_any_meter(meters: list[Meter]) -> Case:
+    """True when some meter counts the event: a condition on the row itself (never NULL), so
+    the database evaluates it only for the rows it returns, without scanning for each meter."""
+    condition = Q(pk__in=[])
     for meter in meters:
-        exists = Exists(meter_events(meter=meter).filter(pk=OuterRef("pk")))
-        condition = exists if condition is None else condition | exists
-    return Value(False, output_field=BooleanField()) if condition is None else condition
+        condition |= meter_condition(meter)
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
 
 
 def events_with_status(*, events: QuerySet[Event]) -> QuerySet[Event]:
@@ -100,20 +112,20 @@ def events_filter_status(*, events: QuerySet[Event], status: str) -> QuerySet[Ev
     """The events having one status condition (the debugger's status filter)."""
     known_customer = Exists(Customer.objects.filter(external_id=OuterRef("external_customer_id")))
     has_meter = Exists(Meter.objects.filter(event_name=OuterRef("event_name")))
-    counted = _counted_by_any_meter(list(Meter.objects.all()))
     subscribed = Exists(_covering_subscriptions())
+    counted = events.alias(status_counted=_counted_by_any_meter(list(Meter.objects.all())))
     if status == EventStatus.LATE:
         return events.filter(is_late=True)
     if status == EventStatus.NO_METER:
         return events.filter(~has_meter)
     if status == EventStatus.NOT_COUNTED:
-        return events.filter(has_meter).exclude(counted)
+        return counted.filter(has_meter, status_counted=False)
     if status == EventStatus.UNKNOWN_CUSTOMER:
         return events.filter(~known_customer)
     if status == EventStatus.NO_SUBSCRIPTION:
         return events.filter(known_customer).exclude(subscribed)
     if status == EventStatus.COUNTED:
-        return events.filter(counted, subscribed)
+        return counted.filter(subscribed, status_counted=True)
     return events
 
 

@@ -267,3 +267,70 @@ def test_usage_series_per_hour_latest(store):
         (11, Decimal("0")),
         (12, Decimal("7")),
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NaN",
+        "Infinity",
+        "-inf",
+        " 5",
+        "5 ",
+        "1_000",
+        "\u0661\u0662",
+        "0x10",
+        "1e1234",
+        "9" * 1001,
+        "",
+        "1.2.3",
+        "--1",
+        "true",
+    ],
+)
+def test_values_that_are_not_numbers_are_skipped_never_an_error(store, value):
+    meter = MeterFactory(event_name="e", aggregation="sum", field="v")
+    store(
+        [
+            {
+                "event_name": "e",
+                "external_customer_id": "acme",
+                "timestamp": at(2),
+                "properties": {"v": value},
+            },
+            {
+                "event_name": "e",
+                "external_customer_id": "acme",
+                "timestamp": at(2),
+                "properties": {"v": "2"},
+            },
+        ]
+    )
+    assert usage(meter) == Usage(Decimal("2"), 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("+1.50", "1.50"),
+        ("-2", "-2"),
+        (".5", "0.5"),
+        ("3.", "3"),
+        ("1e3", "1000"),
+        ("2.5E-2", "0.025"),
+        ("9" * 300, "9" * 300),
+    ],
+)
+def test_numeric_strings_are_read_exactly(store, value, expected):
+    meter = MeterFactory(event_name="e", aggregation="sum", field="v")
+    store(
+        [
+            {
+                "event_name": "e",
+                "external_customer_id": "acme",
+                "timestamp": at(2),
+                "properties": {"v": value},
+            }
+        ]
+    )
+    assert usage(meter) == Usage(Decimal(expected), 1)
