@@ -5,7 +5,7 @@ no meter, refused by its meters, unknown customer, no subscription, late) and fi
 the detail explains, meter by meter, why the event counts or not.
 """
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -99,15 +99,15 @@ def _customer_admin_url(customer_pk: int) -> str | None:
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     list_display = [
-        "timestamp",
+        "occurred",
         "event_name",
         "customer",
         "event_id",
         "status",
         "properties_preview",
-        "received_at",
+        "received",
     ]
-    list_display_links = ["timestamp", "event_name"]
+    list_display_links = ["occurred", "event_name"]
     list_filter = [
         EventStatusFilter,
         MeterFilter,
@@ -145,6 +145,14 @@ class EventAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return events_with_status(events=super().get_queryset(request))
+
+    @admin.display(description="timestamp (UTC)", ordering="timestamp")
+    def occurred(self, event):
+        return event.timestamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="received (UTC)", ordering="received_at")
+    def received(self, event):
+        return event.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
     @admin.display(description="customer", ordering="external_customer_id")
     def customer(self, event):

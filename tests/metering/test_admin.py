@@ -86,6 +86,7 @@ def test_the_list_shows_each_event_with_its_status(admin_client, story):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Counted and billed" in row_of(html, "ok-1")
+    assert "2026-03-10 01:00:00" in row_of(html, "ok-1")
     assert "refused by its meters" in row_of(html, "bad-value")
     assert "refused by its meters" in row_of(html, "staging")
     assert "no meter for its name" in row_of(html, "typo")
