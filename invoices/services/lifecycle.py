@@ -7,13 +7,13 @@ documents (PDF, email) inside the same transaction. A finalized invoice never ch
 but for its status: corrections are credit notes.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 
 from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceStatus
-from invoices.services.numbering import invoice_number_next
+from invoices.services.numbering import finalization_fields
 from invoices.services.persist import invoice_refresh_usage
 
 
@@ -45,11 +45,10 @@ def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) ->
         )
     if refresh:
         invoice_refresh_usage(invoice=invoice)
-    invoice.number = invoice_number_next(year=at.year)
-    invoice.status = InvoiceStatus.FINALIZED
-    invoice.issued_at = at
-    invoice.due_date = at.date() + timedelta(days=invoice.customer.net_payment_terms_days)
-    invoice.save(update_fields=["number", "status", "issued_at", "due_date", "updated_at"])
+    fields = finalization_fields(customer=invoice.customer, at=at)
+    for name, value in fields.items():
+        setattr(invoice, name, value)
+    invoice.save(update_fields=[*fields, "updated_at"])
     invoice_on_finalized(invoice=invoice)
     return invoice
 

@@ -1,21 +1,55 @@
-"""Gapless invoice numbers per year (INV-2026-000123), given at finalization under a row lock."""
+"""Gapless invoice numbers per year (INV-2026-000123), and what finalizing sets on an invoice.
 
-from django.db import transaction
+A number is taken inside the finalizing transaction: the year's sequence row stays locked until
+that transaction ends, so two finalizations queue up, and a rollback gives the number back.
+"""
 
-from invoices.models import InvoiceSequence
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+
+from customers.models import Customer
+from invoices.models import InvoiceSequence, InvoiceStatus
 
 NUMBER_FORMAT = "INV-{year}-{number:06d}"
 
 
-def invoice_number_next(*, year: int) -> str:
-    """Take the next number of `year`: call it inside the transaction that finalizes.
-
-    The year's sequence row stays locked (select_for_update) until that transaction ends, so
-    two finalizations queue up; a rollback gives the number back, so numbers have no gaps.
-    """
+def invoice_numbers_take(*, year: int, count: int) -> list[str]:
+    """Take the next `count` numbers of `year`, in order (inside the finalizing transaction)."""
+    if count < 1:
+        return []
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("invoice_number_next must run inside the finalizing transaction.")
-    sequence, _ = InvoiceSequence.objects.select_for_update().get_or_create(year=year)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return NUMBER_FORMAT.format(year=year, number=sequence.last_number)
+        raise RuntimeError("Invoice numbers are taken inside the finalizing transaction.")
+    table = connection.ops.quote_name(InvoiceSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        # One statement takes the row lock and the numbers (PostgreSQL and SQLite ≥ 3.35).
+        cursor.execute(
+            f"UPDATE {table} SET last_number = last_number + %s WHERE year = %s "
+            "RETURNING last_number",
+            [count, year],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        sequence, _ = InvoiceSequence.objects.select_for_update().get_or_create(year=year)
+        sequence.last_number += count
+        sequence.save(update_fields=["last_number"])
+        last = sequence.last_number
+    else:
+        last = row[0]
+    return [NUMBER_FORMAT.format(year=year, number=n) for n in range(last - count + 1, last + 1)]
+
+
+def invoice_number_next(*, year: int) -> str:
+    """Take the next number of `year` (inside the finalizing transaction)."""
+    return invoice_numbers_take(year=year, count=1)[0]
+
+
+def finalization_fields(*, customer: Customer, at: datetime, number: str | None = None) -> dict:
+    """The fields a finalized invoice gets: its number (taken now unless given), issued_at = at,
+    and the due date (issue date + the customer's net payment terms)."""
+    return {
+        "number": number or invoice_number_next(year=at.year),
+        "status": InvoiceStatus.FINALIZED,
+        "issued_at": at,
+        "due_date": at.date() + timedelta(days=customer.net_payment_terms_days),
+    }

@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from catalog.currencies import currency_exponent
 from catalog.models import Charge
 from catalog.selectors import charge_spec
+from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from invoices.services.builder import rated_usage
 from invoices.services.drafts import InvoiceDraft, draft_totals
+from invoices.services.numbering import finalization_fields, invoice_numbers_take
 from invoices.services.on_demand import rated_increment
 from metering.selectors import Usage, usage_for_period
 from rating.money import to_decimal
@@ -22,42 +24,75 @@ TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amou
 
 
 def invoice_create_from_draft(*, draft: InvoiceDraft, at: datetime) -> Invoice:
-    """Save the draft and its lines (call inside the close's transaction). Not finalized here."""
-    has_usage = any(line.kind == LineKind.USAGE for line in draft.lines)
-    grace_until = at
-    if has_usage and draft.period_end is not None:
-        grace_hours = draft.customer.invoice_grace_period_hours
-        grace_until = draft.period_end + timedelta(hours=grace_hours)
-    invoice = Invoice.objects.create(
-        customer=draft.customer,
-        subscription=draft.subscription,
-        kind=draft.kind,
-        status=InvoiceStatus.DRAFT,
-        currency=draft.currency,
-        period_start=draft.period_start,
-        period_end=draft.period_end,
-        grace_until=grace_until,
-        **{name: getattr(draft.totals, name) for name in TOTAL_FIELDS},
-    )
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice=invoice,
-            position=line.position,
-            kind=line.kind,
-            description=line.description[:300],
-            plan=line.plan,
-            charge=line.charge,
-            meter=line.meter,
-            quantity=line.quantity,
-            unit_amount=line.unit_amount,
-            amount=line.amount,
-            breakdown=line.breakdown,
-            usage_start=line.usage_start,
-            usage_end=line.usage_end,
+    """Save one computed invoice (see invoices_create_from_drafts)."""
+    return invoices_create_from_drafts(drafts=[draft], at=at)[0]
+
+
+def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> list[Invoice]:
+    """Save computed invoices and their lines; those whose grace is over are finalized at once.
+
+    Call inside the close's transaction: finalized invoices are numbered (in order) and handed
+    to the documents (PDF, email) in it. Three statements whatever the number of invoices.
+    """
+    graces = [_grace_until(draft, at) for draft in drafts]
+    finals = [grace_until <= at for grace_until in graces]
+    numbers = iter(invoice_numbers_take(year=at.year, count=sum(finals)))
+    invoices = []
+    for draft, grace_until, final in zip(drafts, graces, finals, strict=True):
+        status = (
+            finalization_fields(customer=draft.customer, at=at, number=next(numbers))
+            if final
+            else {"status": InvoiceStatus.DRAFT}
         )
+        invoices.append(
+            Invoice(
+                customer=draft.customer,
+                subscription=draft.subscription,
+                kind=draft.kind,
+                currency=draft.currency,
+                period_start=draft.period_start,
+                period_end=draft.period_end,
+                grace_until=grace_until,
+                **status,
+                **{name: getattr(draft.totals, name) for name in TOTAL_FIELDS},
+            )
+        )
+    Invoice.objects.bulk_create(invoices)
+    InvoiceLine.objects.bulk_create(
+        _line_row(invoice, line)
+        for invoice, draft in zip(invoices, drafts, strict=True)
         for line in draft.lines
     )
-    return invoice
+    for invoice, final in zip(invoices, finals, strict=True):
+        if final:
+            invoice_on_finalized(invoice=invoice)
+    return invoices
+
+
+def _grace_until(draft: InvoiceDraft, at: datetime) -> datetime:
+    """Period end + the customer's grace when the invoice bills usage; else `at` (no wait)."""
+    has_usage = any(line.kind == LineKind.USAGE for line in draft.lines)
+    if not has_usage or draft.period_end is None:
+        return at
+    return draft.period_end + timedelta(hours=draft.customer.invoice_grace_period_hours)
+
+
+def _line_row(invoice: Invoice, line) -> InvoiceLine:
+    return InvoiceLine(
+        invoice=invoice,
+        position=line.position,
+        kind=line.kind,
+        description=line.description[:300],
+        plan=line.plan,
+        charge=line.charge,
+        meter=line.meter,
+        quantity=line.quantity,
+        unit_amount=line.unit_amount,
+        amount=line.amount,
+        breakdown=line.breakdown,
+        usage_start=line.usage_start,
+        usage_end=line.usage_end,
+    )
 
 
 def invoice_refresh_usage(*, invoice: Invoice) -> bool:

@@ -37,6 +37,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Print what would be invoiced; write nothing."
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Processes sharing the subscriptions (PostgreSQL; default 1).",
+        )
 
     def handle(self, *args, **options):
         at = _moment(options["at"]) if options["at"] else timezone.now()
@@ -51,7 +57,9 @@ class Command(BaseCommand):
                 f"Dry run at {at.isoformat()}: {len(drafts)} invoice(s), nothing written."
             )
             return
-        report = cycles_close(at=at)
+        if options["workers"] < 1:
+            raise CommandError("--workers must be 1 or more.")
+        report = cycles_close(at=at, workers=options["workers"])
         for invoice in report.created:
             self.stdout.write(
                 f"{invoice.number or f'draft #{invoice.pk}':<16} "

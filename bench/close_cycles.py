@@ -1,0 +1,244 @@
+"""Cycle-close benchmark: 10,000 subscriptions with three metered charges each, on PostgreSQL.
+
+    .venv/bin/python bench/close_cycles.py [--subscriptions 10000] [--events-per-meter 5]
+
+One command, a few minutes, bounded by --time-limit (default 600 s); it only talks to
+127.0.0.1. It creates a scratch database (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/tally_bench_close), migrates it, and bulk-loads (not timed):
+3 meters (sum, count, max), one plan ($29 in arrears + three per-unit charges), N customers
+each subscribed on March 1, 2026 (monthly), and --events-per-meter events per customer and
+meter in March (COPY). Then it times, through the production service `cycles_close`:
+
+1. the close at 2026-04-01 00:05: N invoices of 4 lines, numbered and finalized (each one
+   queues its PDF task on commit, as in production);
+2. a second run at the same moment (nothing left to do: the idempotence check's cost).
+
+It checks that every invoice has the expected total and prints the figures.
+Target: ≤ 60 s for 10,000. The figures and the machine go in docs/performance.md.
+"""
+
+import argparse
+import io
+import os
+import platform
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PERIOD_START = datetime(2026, 3, 1, tzinfo=UTC)
+PERIOD_END = datetime(2026, 4, 1, tzinfo=UTC)
+CLOSE_AT = PERIOD_END + timedelta(minutes=5)
+
+
+def options():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscriptions", type=int, default=10_000)
+    parser.add_argument("--events-per-meter", type=int, default=5)
+    parser.add_argument("--time-limit", type=int, default=600, help="whole run, seconds")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the close")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tally_bench_close"
+        ),
+    )
+    return parser.parse_args()
+
+
+def local_only(database_url: str) -> None:
+    host = urlparse(database_url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(f"bench/close_cycles.py only talks to 127.0.0.1; refusing host {host!r}.")
+
+
+def maintenance_url(database_url: str) -> str:
+    return urlunparse(urlparse(database_url)._replace(path="/postgres"))
+
+
+def database_name(database_url: str) -> str:
+    return urlparse(database_url).path.lstrip("/")
+
+
+def recreate_database(database_url: str) -> None:
+    name = database_name(database_url)
+    with psycopg.connect(maintenance_url(database_url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(database_url: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(maintenance_url(database_url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database_name(database_url)}" WITH (FORCE)')
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+# --- the data (not timed) ------------------------------------------------------------------
+
+
+def load(subscriptions: int, events_per_meter: int) -> Decimal:
+    """Create the catalog, customers, subscriptions and events; return each invoice's total."""
+    from catalog.services import meter_create, plan_create
+    from customers.models import Customer, Subscription, SubscriptionPhase
+
+    meter_create(
+        code="credits", name="Credits", event_name="credits_used", aggregation="sum", field="n"
+    )
+    meter_create(code="api_calls", name="API calls", event_name="api_call", aggregation="count")
+    meter_create(
+        code="storage_gb", name="Storage", event_name="storage", aggregation="max", field="gb"
+    )
+    plan = plan_create(
+        code="pro",
+        name="Pro",
+        currency="USD",
+        interval="month",
+        base_amount="29.00",
+        base_timing="in_arrears",
+        charges=[
+            {"meter": "credits", "model": "per_unit", "unit_amount": "0.25"},
+            {"meter": "api_calls", "model": "per_unit", "unit_amount": "0.01"},
+            {"meter": "storage_gb", "model": "per_unit", "unit_amount": "1.80"},
+        ],
+    )
+    customers = Customer.objects.bulk_create(
+        Customer(external_id=f"bench-{index:06d}", name=f"Bench customer {index}", currency="USD")
+        for index in range(subscriptions)
+    )
+    rows = Subscription.objects.bulk_create(
+        Subscription(
+            customer=customer,
+            plan=plan,
+            status="active",
+            anchor="anniversary",
+            started_at=PERIOD_START,
+            current_period_start=PERIOD_START,
+            current_period_end=PERIOD_END,
+        )
+        for customer in customers
+    )
+    SubscriptionPhase.objects.bulk_create(
+        SubscriptionPhase(
+            subscription=subscription,
+            plan=plan,
+            starts_at=PERIOD_START,
+            reason="start",
+            cycle_anchor_at=PERIOD_START,
+        )
+        for subscription in rows
+    )
+    copy_events(customers, events_per_meter)
+    # Each customer: credits 3 per event, one call per event, storage peaks at 4 GB.
+    credits = Decimal(3 * events_per_meter) * Decimal("0.25")
+    calls = Decimal(events_per_meter) * Decimal("0.01")
+    storage = Decimal(4) * Decimal("1.80")
+    return Decimal("29.00") + credits + calls + storage
+
+
+def copy_events(customers, events_per_meter: int) -> None:
+    from django.db import connection
+
+    received = PERIOD_END.isoformat()
+    buffer = io.StringIO()
+    for customer in customers:
+        external_id = customer.external_id
+        for index in range(events_per_meter):
+            moment = (PERIOD_START + timedelta(days=index % 28, minutes=index)).isoformat()
+            buffer.write(
+                f"c{index}\tcredits_used\t{external_id}\t{moment}\t"
+                '{"n": 3}' + f"\t{received}\tf\n"
+            )
+            buffer.write(f"a{index}\tapi_call\t{external_id}\t{moment}\t{{}}\t{received}\tf\n")
+            gb = 4 if index == 0 else 1 + index % 3
+            buffer.write(
+                f's{index}\tstorage\t{external_id}\t{moment}\t{{"gb": {gb}}}\t{received}\tf\n'
+            )
+    columns = (
+        "event_id, event_name, external_customer_id, timestamp, properties, received_at, is_late"
+    )
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        with raw.cursor().copy(f"COPY metering_event ({columns}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# --- the timed part ------------------------------------------------------------------------
+
+
+def timed(label: str, action):
+    started = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - started
+    print(f"{label}: {elapsed:.1f} s")
+    return result, elapsed
+
+
+def main() -> None:
+    args = options()
+    local_only(args.database_url)
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
+    signal.alarm(args.time_limit)
+    recreate_database(args.database_url)
+    setup_django(args.database_url)
+    from django.core.management import call_command
+
+    from invoices.models import Invoice, InvoiceLine
+    from invoices.services import cycles_close
+
+    try:
+        call_command("migrate", verbosity=0)
+        (expected_total, _) = timed(
+            f"load {args.subscriptions} subscriptions, "
+            f"{args.subscriptions * 3 * args.events_per_meter} events (not the benchmark)",
+            lambda: load(args.subscriptions, args.events_per_meter),
+        )
+        report, first = timed(
+            f"cycle close ({args.workers} process(es))",
+            lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
+        )
+        again, second = timed("second run (nothing due)", lambda: cycles_close(at=CLOSE_AT))
+
+        invoices = Invoice.objects.filter(status="finalized")
+        wrong = invoices.exclude(total=expected_total).count()
+        print(
+            f"\n{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"PostgreSQL via {database_name(args.database_url)}"
+        )
+        print(f"subscriptions              {args.subscriptions}")
+        print(
+            f"invoices finalized         {invoices.count()} ({InvoiceLine.objects.count()} lines)"
+        )
+        print(f"errors                     {len(report.errors)}; wrong totals {wrong}")
+        print(
+            f"close                      {first:.1f} s ({args.subscriptions / first:.0f} subscriptions/s)"
+        )
+        print(f"second run                 {second:.2f} s ({len(again.created)} created)")
+        print(f"target                     ≤ 60 s for 10,000: {'met' if first <= 60 else 'MISSED'}")
+    finally:
+        if not args.keep:
+            drop_database(args.database_url)
+
+
+if __name__ == "__main__":
+    main()
