@@ -8,6 +8,7 @@ import pytest
 from metering.selectors import (
     Usage,
     events_for_usage,
+    usage_by_customer,
     usage_by_group,
     usage_for_period,
     usage_series,
@@ -334,3 +335,25 @@ def test_numeric_strings_are_read_exactly(store, value, expected):
         ]
     )
     assert usage(meter) == Usage(Decimal(expected), 1)
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "field"),
+    [
+        ("count", ""),
+        ("sum", "ms"),
+        ("max", "ms"),
+        ("min", "ms"),
+        ("avg", "ms"),
+        ("unique_count", "user"),
+        ("latest", "ms"),
+    ],
+)
+def test_usage_by_customer_matches_usage_for_period(api_calls, aggregation, field):
+    meter = MeterFactory(event_name="api_call", aggregation=aggregation, field=field)
+    found = usage_by_customer(
+        meter=meter, external_customer_ids=["acme", "globex", "nobody"], start=START, end=END
+    )
+    assert "acme" in found and "nobody" not in found
+    for customer in ("acme", "globex", "nobody"):
+        assert found.get(customer, Usage(Decimal("0"), 0)) == usage(meter, customer=customer)
