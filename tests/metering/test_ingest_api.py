@@ -248,3 +248,22 @@ def test_rate_limit_per_key_is_429_with_retry_after(api_client, monkeypatch):
     assert "throttled" in refused.json()["detail"].lower()
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a", "b"]
     cache.clear()
+
+
+def test_a_body_over_the_size_limit_is_413(api_client, monkeypatch):
+    from metering import api
+
+    monkeypatch.setattr(api, "MAX_BODY_BYTES", 1000)
+    batch = {"events": [event(f"e{index}") for index in range(20)]}
+    response = post(api_client, "/api/v1/events/batch", batch)
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+    assert Event.objects.count() == 0
+
+
+def test_invalid_utf8_is_a_400(api_client):
+    response = api_client.post(
+        "/api/v1/events", data=b'{"event_name": "\xff"}', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
