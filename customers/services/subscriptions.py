@@ -411,19 +411,32 @@ def subscription_cancel(
 
 
 @transaction.atomic
-def subscription_advance_period(*, subscription: Subscription, at: datetime) -> Subscription:
+def subscription_advance_period(
+    *,
+    subscription: Subscription,
+    at: datetime,
+    locked_phases: list[SubscriptionPhase] | None = None,
+) -> Subscription:
     """Move past the current period once it is billed, applying what happens at its end.
 
     A trial that ended makes it active, a pending change becomes the plan, a cancellation or
     expiration that is due stops it (current period None). Advances one period; the cycle
     close calls it until current_period_end > at. Locks the row (safe inside the caller's lock).
+
+    locked_phases: the caller already holds the row lock, in this transaction, and read the row
+    and its phases (with their plans) after taking it: they are used as they are (the cycle
+    close of many subscriptions saves two queries each).
     """
     at = _utc("at", at)
-    subscription = _locked(subscription)
+    if locked_phases is None:
+        subscription = _locked(subscription)
     if subscription.current_period_end is None:
         raise ValidationError(f"Subscription #{subscription.pk} has no period left to bill.")
     boundary = subscription.current_period_end
-    phases = _load_phases(subscription)
+    if locked_phases is None:
+        phases = _load_phases(subscription)
+    else:
+        phases = sorted(locked_phases, key=lambda phase: phase.starts_at)
     stop = subscription_stop_at(subscription=subscription)
     if stop is not None and boundary >= stop:
         if subscription.is_live:

@@ -165,7 +165,9 @@ def subscription_bill_due(
                 draft = step_build(subscription=subscription, step=step, ctx=ctx)
                 if step.kind == StepKind.PERIOD_CLOSE:
                     # Before the invoice: its number then stays locked for the fewest statements.
-                    subscription_advance_period(subscription=subscription, at=at)
+                    subscription_advance_period(
+                        subscription=subscription, at=at, locked_phases=phases
+                    )
                 if draft is not None:
                     invoice = invoice_create_from_draft(draft=draft, at=at)
                     ctx.prepaid.pop(subscription.pk, None)
@@ -214,8 +216,8 @@ def subscriptions_close_periods(
                         continue  # billed (and reported) one by one
                     phases = subscription_phases(subscription=subscription)
                     ready.append((subscription, draft, phases))
-            for subscription, _, _ in ready:
-                subscription_advance_period(subscription=subscription, at=at)
+            for subscription, _, phases in ready:
+                subscription_advance_period(subscription=subscription, at=at, locked_phases=phases)
             invoices = invoices_create_from_drafts(drafts=[draft for _, draft, _ in ready], at=at)
     except (IntegrityError, *RECOVERABLE):
         logger.warning("Closing a batch together failed: one by one instead.", exc_info=True)
