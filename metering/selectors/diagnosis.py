@@ -75,7 +75,7 @@ def _counted_by_any_meter(meters: list[Meter]) -> Case:
     the database evaluates it only for the rows it returns, without scanning for each meter."""
     condition = Q(pk__in=[])
     for meter in meters:
-        condition |= meter_condition(meter)
+        condition |= meter_condition(meter=meter)
     return Case(
         When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
     )

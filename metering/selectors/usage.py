@@ -53,7 +53,7 @@ class UsageBucket:
     event_count: int
 
 
-def meter_condition(meter: Meter) -> Q:
+def meter_condition(*, meter: Meter) -> Q:
     """What an event must satisfy to count for `meter`, as a condition on its own row.
 
     Its event name, its filters (property equals one of the values) and, for a numeric
@@ -76,7 +76,7 @@ def meter_events(*, meter: Meter, events: QuerySet[Event] | None = None) -> Quer
     """The events (of `events`, default all) that count for `meter` in any window."""
     if events is None:
         events = Event.objects.all()
-    return events.filter(meter_condition(meter))
+    return events.filter(meter_condition(meter=meter))
 
 
 def events_for_usage(
