@@ -47,7 +47,7 @@ class EventStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return EventStatus.CHOICES
+        return EventStatus.choices
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -169,7 +169,7 @@ class EventAdmin(admin.ModelAdmin):
         return format_html(
             '<span style="color:{};font-weight:600">{}</span>',
             STATUS_COLOURS[status],
-            EventStatus.LABELS[status],
+            EventStatus(status).label,
         )
 
     @admin.display(description="properties")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import models
 from django.db.models import (
     BooleanField,
     Case,
@@ -37,25 +38,15 @@ from metering.properties import (
 from metering.selectors.usage import NUMERIC_AGGREGATIONS, meter_condition, meter_events
 
 
-class EventStatus:
-    """The debugger's status of an event, most telling problem first."""
+class EventStatus(models.TextChoices):
+    """The debugger's status of an event (computed, not stored)."""
 
-    COUNTED = "counted"
-    NO_METER = "no_meter"
-    NOT_COUNTED = "not_counted"
-    UNKNOWN_CUSTOMER = "unknown_customer"
-    NO_SUBSCRIPTION = "no_subscription"
-    LATE = "late"
-
-    CHOICES = [
-        (COUNTED, "Counted and billed"),
-        (NO_METER, "Not counted: no meter for its name"),
-        (NOT_COUNTED, "Not counted: refused by its meters (filter or field)"),
-        (UNKNOWN_CUSTOMER, "Unknown customer"),
-        (NO_SUBSCRIPTION, "Customer without a subscription then"),
-        (LATE, "Late (its period's invoice was final)"),
-    ]
-    LABELS = dict(CHOICES)
+    COUNTED = "counted", "Counted and billed"
+    NO_METER = "no_meter", "Not counted: no meter for its name"
+    NOT_COUNTED = "not_counted", "Not counted: refused by its meters (filter or field)"
+    UNKNOWN_CUSTOMER = "unknown_customer", "Unknown customer"
+    NO_SUBSCRIPTION = "no_subscription", "Customer without a subscription then"
+    LATE = "late", "Late (its period's invoice was final)"
 
 
 def _covering_subscriptions() -> QuerySet[Subscription]:
@@ -154,7 +145,7 @@ class EventDiagnosis:
 
     @property
     def status_label(self) -> str:
-        return EventStatus.LABELS[self.status]
+        return EventStatus(self.status).label
 
 
 def event_diagnose(*, event: Event) -> EventDiagnosis:
