@@ -119,6 +119,8 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = []  # no relations: customers are matched by external id
     list_per_page = 50
     show_full_result_count = False
+    # Facet counts would run every status filter over the whole table on each page view.
+    show_facets = admin.ShowFacets.NEVER
     ordering = ["-received_at", "-id"]
     fields = [
         "event_id",
