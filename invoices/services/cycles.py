@@ -3,8 +3,9 @@
 One run (`cycles_close`) does, in this order:
 1. for each subscription with something due, the steps of invoices.services.steps (opening,
    plan changes inside a period, closed periods — a backdated subscription catches up period
-   by period), each in its own transaction under the subscription's row lock; by batches
-   whose usage is read ahead in one query per meter (invoices.services.prefetch);
+   by period) under the subscription's row lock; by batches whose usage is read ahead in one
+   query per meter (invoices.services.prefetch), the periods with nothing else to do closed
+   WRITE_BATCH subscriptions per transaction, the rest one step per transaction;
 2. the on-demand windows that closed (invoices.services.on_demand);
 3. the drafts in grace: refreshed from current usage, finalized once grace_until <= at;
 4. the late events flagged (invoices.services.late_events).
@@ -12,7 +13,7 @@ One run (`cycles_close`) does, in this order:
 Exactly once: each invoice is created in transaction.atomic with select_for_update on the
 subscription row and the state re-read after locking, so a second worker waits and then finds
 nothing due; the unique constraint (subscription, period, kind) is the last line of defence.
-A crash mid-step rolls the whole step back (invoice, lines, number and period advance).
+A crash rolls the whole transaction back (invoices, lines, numbers and period advances).
 """
 
 import logging
