@@ -60,9 +60,9 @@ def is_trial(*, subscription: Subscription, period: Period) -> bool:
 
 def opening_needed(*, subscription: Subscription) -> bool:
     """Whether the subscription starts with an opening invoice (see the module docstring)."""
-    first = subscription_period_for(subscription=subscription, period_start=subscription.started_at)
-    if is_trial(subscription=subscription, period=first):
-        return False
+    first = subscription_period_at(subscription=subscription, at=subscription.started_at)
+    if first is None or is_trial(subscription=subscription, period=first):
+        return False  # stopped at its very start, or a trial: no fee to open with
     plan = subscription_plan_at(subscription=subscription, at=subscription.started_at)
     return _bills_in_advance(plan) or plan.setup_amount > 0
 

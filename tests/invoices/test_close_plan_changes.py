@@ -167,3 +167,13 @@ def test_trial_has_no_fee_and_the_setup_fee_comes_with_the_first_paid_period():
         ("base_fee", "Scale fee, Apr 15 – May 14, 2026 (in advance)", Decimal("199.00")),
         ("setup_fee", "Scale setup fee", Decimal("50.00")),
     ]
+
+
+def test_a_subscription_canceled_at_its_very_start_bills_nothing_and_raises_nothing():
+    subscription = subscribe(customer("acme"), scale_plan(), started_at=utc(2026, 4, 1))
+    subscription_cancel(subscription=subscription, at_period_end=False, at=utc(2026, 4, 1))
+
+    report = cycles_close(at=utc(2026, 6, 1))
+
+    assert report.errors == []
+    assert not Invoice.objects.exists()
