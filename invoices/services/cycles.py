@@ -65,7 +65,9 @@ BATCH = 1_000
 WRITE_BATCH = 100
 
 # Bad data (a charge rating refuses, a period customers cannot compute) stops one subscription
-# for this run and is reported; the others are still billed.
+# for this run and is reported; the others are still billed. The run's loops also catch
+# anything unexpected (logged with its traceback, reported): one subscription never holds up
+# everyone's invoices.
 RECOVERABLE = (RatingError, ValidationError, ValueError)
 
 
@@ -220,7 +222,7 @@ def subscriptions_close_periods(
             for subscription, _, phases in ready:
                 subscription_advance_period(subscription=subscription, at=at, locked_phases=phases)
             invoices = invoices_create_from_drafts(drafts=[draft for _, draft, _ in ready], at=at)
-    except (IntegrityError, *RECOVERABLE):
+    except Exception:
         logger.warning("Closing a batch together failed: one by one instead.", exc_info=True)
         return [], set()
     for subscription, _, phases in ready:
@@ -325,7 +327,7 @@ def subscriptions_bill(
                     created += subscription_bill_due(
                         subscription_id=subscription_id, at=at, ctx=ctx
                     )
-                except RECOVERABLE as error:
+                except Exception as error:
                     logger.exception("Cycle close of subscription #%s failed", subscription_id)
                     errors.append(f"Subscription #{subscription_id}: {error}")
         ctx.usage.forget()
@@ -352,7 +354,7 @@ def cycles_close(*, at: datetime, ctx: BuildContext | None = None, workers: int 
             report.created += subscription_bill_on_demand(
                 subscription_id=subscription_id, at=at, ctx=ctx
             )
-        except RECOVERABLE as error:
+        except Exception as error:
             logger.exception("On-demand billing of subscription #%s failed", subscription_id)
             report.errors.append(f"Subscription #{subscription_id} (on demand): {error}")
     try:
