@@ -52,6 +52,12 @@ class Invoice(TimestampedModel):
     number = models.CharField(max_length=32, unique=True, null=True, blank=True)
     # A draft waits for late events until grace_until, then the closer finalizes it.
     grace_until = models.DateTimeField(null=True, blank=True)
+    usage_read_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the usage lines were last read (the close's at): a draft is refreshed "
+        "when events arrive after it.",
+    )
     issued_at = models.DateTimeField(null=True, blank=True, help_text="When it was finalized.")
     due_date = models.DateField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)

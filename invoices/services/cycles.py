@@ -28,21 +28,17 @@ from catalog.models import BaseTiming
 from customers.models import Subscription, SubscriptionPhase
 from customers.selectors import subscription_phases, subscriptions_due
 from customers.services import subscription_advance_period
-from invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from invoices.models import Invoice, InvoiceKind
 from invoices.services.drafts import InvoiceDraft
+from invoices.services.grace import drafts_settle
 from invoices.services.inputs import BuildContext
 from invoices.services.late_events import events_flag_late
-from invoices.services.lifecycle import InvoiceStateError, invoice_finalize
 from invoices.services.on_demand import (
     build_on_demand_window,
     on_demand_subscription_ids,
     on_demand_windows_due,
 )
-from invoices.services.persist import (
-    invoice_create_from_draft,
-    invoice_refresh_usage,
-    invoices_create_from_drafts,
-)
+from invoices.services.persist import invoice_create_from_draft, invoices_create_from_drafts
 from invoices.services.prefetch import usage_prime_due
 from invoices.services.steps import (
     StepKind,
@@ -276,29 +272,6 @@ def subscription_bill_on_demand(
             if draft is not None:
                 invoices.append(invoice_create_from_draft(draft=draft, at=at))
     return invoices
-
-
-def drafts_settle(*, at: datetime) -> tuple[int, list[Invoice]]:
-    """Refresh the drafts still in grace; finalize those whose grace ended. (refreshed, final)"""
-    refreshed, finalized = 0, []
-    drafts = Invoice.objects.filter(status=InvoiceStatus.DRAFT, grace_until__isnull=False)
-    for invoice_id, grace_until in drafts.values_list("pk", "grace_until").order_by("pk"):
-        if grace_until <= at:
-            try:
-                finalized.append(invoice_finalize(invoice=Invoice(pk=invoice_id), at=at))
-            except InvoiceStateError:
-                pass  # finalized or voided by someone else meanwhile
-            continue
-        with transaction.atomic():
-            locked = (
-                Invoice.objects.select_for_update(of=("self",))
-                .select_related("customer")
-                .filter(pk=invoice_id, status=InvoiceStatus.DRAFT)
-                .first()
-            )
-            if locked is not None and invoice_refresh_usage(invoice=locked):
-                refreshed += 1
-    return refreshed, finalized
 
 
 def subscriptions_bill(

@@ -44,7 +44,7 @@ def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) ->
             f"Invoice {invoice} is {invoice.status}: only a draft can be finalized."
         )
     if refresh:
-        invoice_refresh_usage(invoice=invoice)
+        invoice_refresh_usage(invoice=invoice, at=at)
     fields = finalization_fields(customer=invoice.customer, at=at)
     for name, value in fields.items():
         setattr(invoice, name, value)

@@ -53,6 +53,7 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
                 period_start=draft.period_start,
                 period_end=draft.period_end,
                 grace_until=grace_until,
+                usage_read_at=at,
                 **status,
                 **{name: getattr(draft.totals, name) for name in TOTAL_FIELDS},
             )
@@ -95,18 +96,20 @@ def _line_row(invoice: Invoice, line) -> InvoiceLine:
     )
 
 
-def invoice_refresh_usage(*, invoice: Invoice) -> bool:
+def invoice_refresh_usage(*, invoice: Invoice, at: datetime) -> bool:
     """Re-read and re-rate a draft's usage lines over their windows; True when anything changed.
 
     The caller holds the invoice's row lock and has checked it is a draft. Fee lines do not
-    depend on events and stay as they are.
+    depend on events and stay as they are. usage_read_at becomes `at`.
     """
     lines = list(
         invoice.lines.filter(kind=LineKind.USAGE, charge__isnull=False, meter__isnull=False)
         .select_related("meter")
         .prefetch_related("charge__tiers")
     )
+    invoice.usage_read_at = at
     if not lines:
+        invoice.save(update_fields=["usage_read_at", "updated_at"])
         return False
     exponent = currency_exponent(invoice.currency)
     customer_id = invoice.customer.external_id
@@ -117,6 +120,7 @@ def invoice_refresh_usage(*, invoice: Invoice) -> bool:
             line.amount, line.quantity, line.breakdown = amount, quantity, breakdown
             changed.append(line)
     if not changed:
+        invoice.save(update_fields=["usage_read_at", "updated_at"])
         return False
     InvoiceLine.objects.bulk_update(changed, ["amount", "quantity", "breakdown"])
     totals = draft_totals(
@@ -124,7 +128,7 @@ def invoice_refresh_usage(*, invoice: Invoice) -> bool:
     )
     for name in TOTAL_FIELDS:
         setattr(invoice, name, getattr(totals, name))
-    invoice.save(update_fields=[*TOTAL_FIELDS, "updated_at"])
+    invoice.save(update_fields=[*TOTAL_FIELDS, "usage_read_at", "updated_at"])
     return True
 
 

@@ -29,12 +29,18 @@ def test_grace_keeps_a_refreshed_draft_then_finalizes_and_flags_later_events():
     assert (draft.status, draft.number, draft.grace_until) == ("draft", None, utc(2026, 4, 2))
     assert draft.total == Decimal("30.00")
 
+    # Nothing new arrived: the draft is not read again.
+    cycles_close(at=utc(2026, 4, 1, 0, 10))
+    draft.refresh_from_db()
+    assert draft.usage_read_at == utc(2026, 4, 1, 0, 5)
+
     # Usage of March reported the next morning, within the grace period.
     send("acme", "api_call", utc(2026, 3, 31, 23), count=200, at=utc(2026, 4, 1, 10))
     report = cycles_close(at=utc(2026, 4, 1, 12))
 
     draft.refresh_from_db()
     assert report.refreshed == 1
+    assert draft.usage_read_at == utc(2026, 4, 1, 12)
     assert draft.status == "draft"
     assert api_calls_line(draft).quantity == 300
     assert draft.total == Decimal("32.00")
