@@ -99,3 +99,25 @@ def test_the_unique_constraint_refuses_a_second_invoice_for_a_period():
             period_end=existing.period_end,
         )
     assert Invoice.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_share_the_close_and_issue_each_invoice_once():
+    monthly = plan(
+        "monthly",
+        base_amount="10.00",
+        base_timing="in_arrears",
+        charges=[{"meter": "api_calls", "model": "per_unit", "unit_amount": "0.01"}],
+    )
+    for index in range(105):  # more than one batch of 100 closed together
+        subscribe(customer(f"c{index}"), monthly, started_at=utc(2026, 3, 1), at=utc(2026, 4, 1))
+    send("c7", "api_call", utc(2026, 3, 3), count=100, at=utc(2026, 4, 1))
+
+    report = cycles_close(at=utc(2026, 4, 1), workers=2)
+
+    assert report.errors == [] and len(report.created) == 105
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == [f"INV-2026-{n:06d}" for n in range(1, 106)]
+    assert Invoice.objects.get(customer__external_id="c7").total == 11
+    assert Invoice.objects.filter(total=10).count() == 104
