@@ -1,6 +1,7 @@
 """The cycle close of whole periods: the seeds' amounts, zero invoices, catch-up, re-runs."""
 
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -220,3 +221,25 @@ def test_a_long_backlog_is_caught_up_over_several_runs():
     assert (len(first), len(rest)) == (2, 3)
     ends = list(Invoice.objects.order_by("number").values_list("period_end", flat=True))
     assert ends == [utc(2026, 3, 1, 0, minute) for minute in range(1, 6)]
+
+
+def test_a_crash_mid_close_leaves_nothing_half_written_and_the_rerun_issues_once():
+    subscription = subscribe(customer("acme"), pro_plan(), started_at=utc(2026, 3, 1))
+    send("acme", "api_call", utc(2026, 3, 3), count=100)
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed while handing the invoice to the documents")
+
+    with mock.patch("invoices.services.persist.invoice_on_finalized", side_effect=crash):
+        report = cycles_close(at=utc(2026, 4, 1))
+
+    assert len(report.errors) == 1 and "worker killed" in report.errors[0]
+    assert not Invoice.objects.exists() and not InvoiceLine.objects.exists()
+    subscription.refresh_from_db()
+    assert subscription.current_period_start == utc(2026, 3, 1)
+
+    cycles_close(at=utc(2026, 4, 1))
+    cycles_close(at=utc(2026, 4, 1))
+
+    invoice = Invoice.objects.get()
+    assert (invoice.number, invoice.total) == ("INV-2026-000001", Decimal("30.00"))
