@@ -3,7 +3,8 @@
 Modules: drafts (invoices in memory, totals), inputs (what the builder reads), builder (what a
 subscription owes, shared by the close, its dry run and the preview), steps (which invoice is
 due next), on_demand, persist (saving, refreshing drafts), numbering, lifecycle (finalize,
-void, uncollectible), late_events, cycles (the close itself).
+void, uncollectible), grace (drafts in grace), late_events, prefetch (bulk usage reads),
+workers (the close shared among processes), cycles (the close itself).
 """
 
 from invoices.services.cycles import (
@@ -11,7 +12,9 @@ from invoices.services.cycles import (
     cycles_close,
     subscription_bill_due,
     subscription_bill_on_demand,
+    subscriptions_close_periods,
 )
+from invoices.services.grace import drafts_settle
 from invoices.services.late_events import events_flag_late
 from invoices.services.lifecycle import (
     InvoiceStateError,
@@ -25,6 +28,7 @@ __all__ = [
     "CloseReport",
     "InvoiceStateError",
     "cycles_close",
+    "drafts_settle",
     "events_flag_late",
     "invoice_finalize",
     "invoice_mark_uncollectible",
@@ -32,4 +36,5 @@ __all__ = [
     "invoice_void",
     "subscription_bill_due",
     "subscription_bill_on_demand",
+    "subscriptions_close_periods",
 ]
