@@ -167,7 +167,7 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description="status")
     def status(self, event):
-        status = event_status(event)
+        status = event_status(event=event)
         return format_html(
             '<span style="color:{};font-weight:600">{}</span>',
             STATUS_COLOURS[status],

@@ -84,7 +84,7 @@ def events_with_status(*, events: QuerySet[Event]) -> QuerySet[Event]:
     )
 
 
-def event_status(event: Event) -> str:
+def event_status(*, event: Event) -> str:
     """The status of an event annotated by `events_with_status`."""
     if event.is_late:
         return EventStatus.LATE
