@@ -31,3 +31,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key, at=now)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+admin.site.site_header = "Tally"
+admin.site.site_title = "Tally billing"
+admin.site.index_title = "Billing operations"

@@ -1,7 +1,8 @@
 """Demo data for the customers app, loaded by `manage.py seed_demo` (idempotent).
 
-A handful of customers, each subscribed to one of the demo plans from the start of the current
-month (or hour, for the hourly plan), so the first cycle close is near at hand.
+A handful of customers, each subscribed to one of the demo plans from the start of the previous
+month (three hours back, for the hourly plan), so the demo opens with closed periods already
+invoiced and a current period under way.
 """
 
 from datetime import datetime
@@ -10,7 +11,7 @@ from catalog.models import Plan
 from catalog.selectors import plan_latest
 from customers.models import Customer
 from customers.services import customer_create, subscription_create
-from rating.periods import calendar_floor
+from rating.periods import add_interval, calendar_floor
 
 DEMO_CUSTOMERS = [
     {
@@ -72,6 +73,7 @@ DEMO_CUSTOMERS = [
         "state": "CA",
         "country": "US",
         "plan": "hourly-demo",
+        "periods_back": 3,
     },
 ]
 
@@ -82,6 +84,7 @@ def seed(*, at: datetime) -> str:
     for fields in DEMO_CUSTOMERS:
         fields = dict(fields)
         plan_code = fields.pop("plan")
+        periods_back = fields.pop("periods_back", 1)
         try:
             plan = plan_latest(code=plan_code)
         except Plan.DoesNotExist:
@@ -95,7 +98,11 @@ def seed(*, at: datetime) -> str:
         subscription_create(
             customer=customer,
             plan=plan,
-            started_at=calendar_floor(at, interval=plan.interval),
+            started_at=add_interval(
+                calendar_floor(at, interval=plan.interval),
+                interval=plan.interval,
+                count=-periods_back,
+            ),
             anchor="anniversary",
             at=at,
         )

@@ -1,7 +1,8 @@
 """Demo data for the metering app, loaded by `manage.py seed_demo` (idempotent).
 
-Usage for the demo customers in their current period (this month; this hour for the hourly
-plan), matching the demo meters, with deterministic event ids so a re-run stores nothing new.
+Usage for the demo customers in the previous month and the current one (the last three hours
+and the current one, for the hourly plan), matching the demo meters, with deterministic event
+ids so a re-run stores nothing new.
 acme ends up with 50 credits, 1,000 API calls and 5 GB (its Pro invoice is $60.50); globex
 with 2,500 API calls ($1,600.00 on the graduated plan); initech with 15 credits ($5.00 after
 its 10 free). A few events the debugger has to explain: an unknown customer, event names no
@@ -11,6 +12,7 @@ meter listens to, a non-numeric value.
 from datetime import UTC, datetime
 
 from metering.services import MAX_BATCH, events_ingest
+from rating.periods import add_interval
 
 # (customer, event name, how many, properties of each: a dict, or a function of the index)
 MONTHLY_USAGE = [
@@ -31,7 +33,7 @@ HOURLY_USAGE = [("hooli", "api_call", 40, {"endpoint": "/v1/search"})]
 
 
 def _spread(start: datetime, at: datetime, count: int) -> list[datetime]:
-    """`count` moments evenly inside (start, at]: all within the current period."""
+    """`count` moments evenly inside (start, at): all within one period."""
     span = at - start
     return [start + span * (n + 1) / (count + 1) for n in range(count)]
 
@@ -57,8 +59,17 @@ def seed(*, at: datetime) -> str:
     at = at.astimezone(UTC)
     month_start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     hour_start = at.replace(minute=0, second=0, microsecond=0)
-    events = _events(MONTHLY_USAGE, start=month_start, at=at, period_key=at.strftime("%Y-%m"))
-    events += _events(HOURLY_USAGE, start=hour_start, at=at, period_key=at.strftime("%Y-%m-%dT%H"))
+    events = []
+    # The same usage in each period: the closed ones are invoiced, the current one previewed.
+    for periods_back, interval, usage, key_format in (
+        (1, "month", MONTHLY_USAGE, "%Y-%m"),
+        (3, "hour", HOURLY_USAGE, "%Y-%m-%dT%H"),
+    ):
+        current_start = month_start if interval == "month" else hour_start
+        for back in range(periods_back, -1, -1):
+            start = add_interval(current_start, interval=interval, count=-back)
+            end = add_interval(start, interval=interval) if back else at
+            events += _events(usage, start=start, at=end, period_key=start.strftime(key_format))
     accepted = duplicates = 0
     for offset in range(0, len(events), MAX_BATCH):
         result = events_ingest(payloads=events[offset : offset + MAX_BATCH], at=at)

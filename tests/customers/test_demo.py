@@ -26,14 +26,14 @@ def test_seed_subscribes_demo_customers_to_the_plans_that_exist_and_is_idempoten
     acme = Subscription.objects.get(customer__external_id="acme")
     assert (acme.plan, acme.started_at, acme.current_period_end) == (
         pro_v2,
-        utc(2026, 11, 1),
-        utc(2026, 12, 1),
+        utc(2026, 10, 1),
+        utc(2026, 11, 1),  # the previous month is the first unbilled period
     )
     hooli = Subscription.objects.get(customer__external_id="hooli")
     assert (hooli.plan, hooli.started_at, hooli.current_period_end) == (
         hourly,
-        utc(2026, 11, 21, 20),
-        utc(2026, 11, 21, 21),
+        utc(2026, 11, 21, 17),
+        utc(2026, 11, 21, 18),
     )
     assert Customer.objects.get(external_id="acme").name == "Acme Corp"
     assert Customer.objects.get(external_id="acme").currency == "USD"
