@@ -112,6 +112,9 @@ def period_display(start: datetime | None, end: datetime | None) -> str | None:
     if start is None or end is None:
         return None
     start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if start == end:
+        # An opening invoice (fees due when a subscription starts) covers no usage window.
+        return f"Opening, {date_display(start.date())}"
     midnight = datetime.min.time()
     if start.time() == midnight and end.time() == midnight and end > start:
         first, last = start.date(), (end - timedelta(days=1)).date()

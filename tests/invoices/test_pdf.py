@@ -217,6 +217,7 @@ def test_price_display_never_rounds_a_unit_price(amount, currency, shown):
         ((2026, 1, 5), (2026, 1, 6), "Jan 5, 2026"),
         ((2026, 1, 5, 14), (2026, 1, 5, 15), "Jan 5, 2026, 14:00 – 15:00 UTC"),
         ((2026, 1, 5, 23, 30), (2026, 1, 6, 0, 30), "Jan 5, 2026 23:30 – Jan 6, 2026 00:30 UTC"),
+        ((2026, 11, 1), (2026, 11, 1), "Opening, Nov 1, 2026"),  # fees due at the start
     ],
 )
 def test_period_display(start, end, shown):
