@@ -27,6 +27,7 @@ from catalog.selectors import (
 )
 from catalog.services import plan_create, plan_new_version, plan_update
 from catalog.validation import PLAN_FIELDS
+from rating import decimal_string
 
 EVERY_INTERVAL = {
     "minute": "every minute",
@@ -46,6 +47,48 @@ def _frozen(plan: Plan | None) -> bool:
     if not hasattr(plan, "_catalog_frozen"):
         plan._catalog_frozen = plan_is_frozen(plan=plan)
     return plan._catalog_frozen
+
+
+def _shown(name: str, label: str, *, money: bool):
+    """A read-only display of a decimal field as an operator typed it ("0.80", "1000")."""
+
+    @admin.display(description=label)
+    def shown(self, obj) -> str:
+        value = getattr(obj, name)
+        if value is None:
+            return "-"
+        currency = obj.currency if isinstance(obj, Plan) else obj.plan.currency
+        return price_text(value, currency) if money else decimal_string(value)
+
+    return shown
+
+
+class FrozenDecimalsMixin:
+    """On a frozen version's read-only page, decimals show as typed, not as stored (0.000000)."""
+
+    frozen_money: tuple[str, ...] = ()
+    frozen_numbers: tuple[str, ...] = ()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not _frozen(obj):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [self._swap(entry) for entry in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if _frozen(obj):
+            readonly += [f"{name}_shown" for name in self.frozen_money + self.frozen_numbers]
+        return readonly
+
+    def _swap(self, entry):
+        if isinstance(entry, tuple | list):
+            return tuple(self._swap(name) for name in entry)
+        decimals = self.frozen_money + self.frozen_numbers
+        return f"{entry}_shown" if entry in decimals else entry
 
 
 class InUseFilter(admin.SimpleListFilter):
@@ -77,8 +120,21 @@ class LatestVersionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ChargeInline(admin.StackedInline):
+class ChargeInline(FrozenDecimalsMixin, admin.StackedInline):
     """The plan's charges; each shows its tier table (see the inline template)."""
+
+    frozen_money = ("unit_amount", "amount", "package_amount", "fixed_amount")
+    frozen_money += ("min_amount", "max_amount")
+    frozen_numbers = ("package_size", "rate", "free_units")
+    unit_amount_shown = _shown("unit_amount", "Unit amount", money=True)
+    amount_shown = _shown("amount", "Amount", money=True)
+    package_amount_shown = _shown("package_amount", "Package amount", money=True)
+    fixed_amount_shown = _shown("fixed_amount", "Fixed amount", money=True)
+    min_amount_shown = _shown("min_amount", "Min amount", money=True)
+    max_amount_shown = _shown("max_amount", "Max amount", money=True)
+    package_size_shown = _shown("package_size", "Package size", money=False)
+    rate_shown = _shown("rate", "Rate (%)", money=False)
+    free_units_shown = _shown("free_units", "Free units", money=False)
 
     model = Charge
     form = ChargeForm
@@ -118,8 +174,11 @@ class ChargeInline(admin.StackedInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
     form = PlanForm
+    frozen_money = ("base_amount", "setup_amount")
+    base_amount_shown = _shown("base_amount", "Base amount", money=True)
+    setup_amount_shown = _shown("setup_amount", "Setup amount", money=True)
     inlines = [ChargeInline]
     change_form_template = "admin/catalog/plan/change_form.html"
 
@@ -162,7 +221,8 @@ class PlanAdmin(admin.ModelAdmin):
         return plans_with_in_use(super().get_queryset(request).annotate(Count("charges")))
 
     def get_readonly_fields(self, request, obj=None):
-        return ["code"] if obj is not None else []
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "code"] if obj is not None else readonly
 
     @admin.display(description="Billed", ordering="interval")
     def billing_interval(self, plan: Plan) -> str:

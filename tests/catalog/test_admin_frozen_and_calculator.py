@@ -169,3 +169,15 @@ def test_charge_changelist(admin_client, demo_catalog):
     assert response.status_code == 200
     assert "Growth (tiered API)" in page and "Scale" in page
     assert "Credit packs" not in page
+
+
+def test_a_plan_in_use_shows_its_prices_as_typed_not_as_stored(
+    admin_client, demo_catalog, put_in_use
+):
+    scale = plan_latest(code="scale")  # $199.00 in advance, graduated 1.50 then 1.35
+    put_in_use(scale)
+
+    page = admin_client.get(f"/admin/catalog/plan/{scale.pk}/change/").content.decode()
+
+    assert "199.00" in page
+    assert "0.000000" not in page and "199.000000" not in page
