@@ -8,6 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tally
 PYTEST_ARGS ?=
+# Links in the demo's API answers and emails point at the server make demo starts.
+export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: demo test lint format bench clean
 
