@@ -10,9 +10,9 @@ from rating.money import decimal_string
 @dataclass(frozen=True)
 class Bar:
     x: float
-    y: float
+    y: Decimal  # heights are the quantities' exact shares of the plot (Decimal, as everywhere)
     width: float
-    height: float
+    height: Decimal
     title: str
 
 
@@ -51,8 +51,7 @@ def bar_chart(
     label_format = "%b %d %H:00" if bucket == "hour" else "%b %d"
     bars = []
     for position, item in enumerate(buckets):
-        share = float(item.quantity / scale) if item.quantity > 0 else 0.0
-        bar_height = share * plot_height
+        bar_height = plot_height * item.quantity / scale if item.quantity > 0 else Decimal("0")
         bars.append(
             Bar(
                 x=round(left + position * slot + gap / 2, 2),

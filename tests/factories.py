@@ -5,6 +5,8 @@ from decimal import Decimal
 import factory
 
 from catalog.models import Charge, Meter, Plan, Tier
+from rating import ChargeSpec, rate
+from rating import Tier as RatingTier
 
 
 class MeterFactory(factory.django.DjangoModelFactory):
@@ -94,41 +96,18 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
 
 # --- Issued invoices built directly (documents tests: PDF, hosted page, email) -----------------
 
-GRADUATED_2500_BREAKDOWN = {
-    "quantity": "2500",
-    "free_units": "0",
-    "billable_quantity": "2500",
-    "amount": "1600",
-    "breakdown": [
-        {
-            "label": "1 – 1000 @ 0.80",
-            "units": "1000",
-            "unit_amount": "0.8",
-            "flat_amount": "0",
-            "amount": "800",
-            "from_unit": "1",
-            "up_to": "1000",
-        },
-        {
-            "label": "1001 – 2000 @ 0.60",
-            "units": "1000",
-            "unit_amount": "0.6",
-            "flat_amount": "0",
-            "amount": "600",
-            "from_unit": "1001",
-            "up_to": "2000",
-        },
-        {
-            "label": "2001 and above @ 0.40",
-            "units": "500",
-            "unit_amount": "0.4",
-            "flat_amount": "0",
-            "amount": "200",
-            "from_unit": "2001",
-            "up_to": None,
-        },
-    ],
-}
+# What the rating engine says of 2,500 units on 1000 @ 0.80, 1000 @ 0.60, rest @ 0.40 ($1,600).
+GRADUATED_2500_BREAKDOWN = rate(
+    ChargeSpec(
+        model="graduated",
+        tiers=(
+            RatingTier(up_to=Decimal("1000"), unit_amount=Decimal("0.80")),
+            RatingTier(up_to=Decimal("2000"), unit_amount=Decimal("0.60")),
+            RatingTier(up_to=None, unit_amount=Decimal("0.40")),
+        ),
+    ),
+    Decimal("2500"),
+).as_dict()
 
 
 def _aware(*args):
