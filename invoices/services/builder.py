@@ -15,6 +15,10 @@ One builder serves the cycle close, its dry run and the upcoming-invoice preview
 - Phase change (an upgrade inside a period, period [billed_from, change_at)): the old plan's
   usage and in-arrears fee up to the change, a credit of the unused share of its in-advance
   fee, and the new plan's in-advance fee for the rest of the period.
+- A plan change exactly at a period's start, recorded after that period's fee was billed in
+  advance on the old plan (a backdated change, or one at the very start of a subscription):
+  the period's first invoice credits the old prepaid fee and charges the new plan's in-advance
+  fee for the span up to the next change or the period's end.
 - Every line is rounded once, half-up, to the currency (rating.round_money).
 """
 
@@ -100,6 +104,8 @@ def build_phase_change(
     lines = _slice_lines(
         subscription, slices, period=period, trial=trial, ctx=ctx, usage_until=None
     )
+    if not trial and billed_from == cycle_start:
+        lines[:0] = _change_at_start_lines(subscription, ctx, period=period, until=change_at)
     if not trial:
         old_plan = slices[-1].plan
         prepaid = prepaid_covering(ctx.prepaid_fees(subscription), plan=old_plan, moment=change_at)
@@ -150,6 +156,8 @@ def build_period_close(
     lines = _slice_lines(
         subscription, slices, period=period, trial=trial, ctx=ctx, usage_until=usage_until
     )
+    if slices and not trial and billed_from == cycle_start:
+        lines[:0] = _change_at_start_lines(subscription, ctx, period=period, until=period_end)
     if slices and not trial and period_end < period.full_end:
         # Cut short (canceled now, or an end date): credit what was billed in advance past it.
         prepaid = prepaid_covering(
@@ -314,6 +322,40 @@ def _fee_line(
         usage_start=start,
         usage_end=end,
     )
+
+
+def _change_at_start_lines(
+    subscription: Subscription, ctx: BuildContext, *, period: Period, until: datetime
+) -> list[DraftLine]:
+    """Trade a fee prepaid on another plan for the plan in effect at the period's start.
+
+    Normally the fee billed in advance for a period is already the plan in effect at its start
+    (a downgrade is known before the previous period closes). A change recorded later but
+    effective at that very start finds the old plan's fee prepaid: credit it, and charge the
+    new plan's in-advance fee for [period start, until).
+    """
+    prepaid = max(
+        (fee for fee in ctx.prepaid_fees(subscription) if fee.start <= period.start < fee.end),
+        key=lambda fee: fee.start,
+        default=None,
+    )
+    plan_now = subscription_plan_at(subscription=subscription, at=period.start)
+    if prepaid is None or prepaid.plan_id == plan_now.pk:
+        return []
+    lines = [_credit_line(Plan.objects.get(pk=prepaid.plan_id), prepaid, moment=period.start)]
+    if _bills_in_advance(plan_now) and period.start < until:
+        lines.append(
+            _fee_line(
+                plan_now,
+                kind=LineKind.PRORATION_CHARGE,
+                start=period.start,
+                end=until,
+                period=period,
+                description=f"{plan_now.name} fee for the rest of the period, "
+                f"{window_text(period.start, until)}",
+            )
+        )
+    return lines
 
 
 def _credit_line(plan: Plan, prepaid: PrepaidFee, *, moment: datetime) -> DraftLine:

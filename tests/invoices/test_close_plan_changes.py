@@ -177,3 +177,30 @@ def test_a_subscription_canceled_at_its_very_start_bills_nothing_and_raises_noth
 
     assert report.errors == []
     assert not Invoice.objects.exists()
+
+
+def test_a_change_at_the_very_start_of_a_prepaid_period_trades_the_old_fee_for_the_new():
+    subscription = subscribe(customer("acme"), scale_plan(), started_at=utc(2026, 4, 1))
+    cycles_close(at=utc(2026, 5, 1))  # April closes; May's $199 Scale fee is billed in advance
+    send("acme", "api_call", utc(2026, 5, 3), count=10)
+    subscription_change_plan(
+        subscription=subscription,
+        plan=enterprise_plan(),
+        at=utc(2026, 5, 10),
+        effective_at=utc(2026, 5, 1),  # backdated to the start of the paid period
+    )
+
+    cycles_close(at=utc(2026, 6, 1))
+
+    closing = Invoice.objects.get(period_start=utc(2026, 5, 1), period_end=utc(2026, 6, 1))
+    assert lines_of(closing) == [
+        ("proration_credit", "Unused Scale fee, May 1 – May 31, 2026", Decimal("-199.00")),
+        (
+            "proration_charge",
+            "Enterprise fee for the rest of the period, May 1 – May 31, 2026",
+            Decimal("499.00"),
+        ),
+        ("usage", "Api Calls", Decimal("5.00")),  # 10 calls at 0.50, on Enterprise
+        ("base_fee", "Enterprise fee, Jun 1 – Jun 30, 2026 (in advance)", Decimal("499.00")),
+    ]
+    assert closing.total == Decimal("804.00")
