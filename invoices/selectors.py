@@ -194,14 +194,14 @@ def cycles_close_preview(*, at: datetime) -> list[InvoiceDraft]:
     for subscription in _subscriptions(ids):
         drafts += subscription_invoices_due(subscription=subscription, at=at, ctx=ctx)
     for subscription in _subscriptions(on_demand_subscription_ids(at=at)):
-        for window_start, window_end in on_demand_windows_due(
-            subscription=subscription, at=at, ctx=ctx
-        ):
+        windows = on_demand_windows_due(subscription=subscription, at=at, ctx=ctx)
+        for position, (window_start, window_end) in enumerate(windows):
             draft = build_on_demand_window(
                 subscription=subscription,
                 window_start=window_start,
                 window_end=window_end,
                 ctx=ctx,
+                catch_up_late=position == 0,
             )
             if draft is not None:
                 drafts.append(draft)

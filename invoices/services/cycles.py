@@ -260,14 +260,14 @@ def subscription_bill_on_demand(
     invoices = []
     with transaction.atomic():
         subscription = _locked_subscription(subscription_id)
-        for window_start, window_end in on_demand_windows_due(
-            subscription=subscription, at=at, ctx=ctx
-        ):
+        windows = on_demand_windows_due(subscription=subscription, at=at, ctx=ctx)
+        for position, (window_start, window_end) in enumerate(windows):
             draft = build_on_demand_window(
                 subscription=subscription,
                 window_start=window_start,
                 window_end=window_end,
                 ctx=ctx,
+                catch_up_late=position == 0,
             )
             if draft is not None:
                 invoices.append(invoice_create_from_draft(draft=draft, at=at))

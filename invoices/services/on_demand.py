@@ -7,6 +7,12 @@ per on-demand charge, rate_increment(before = usage from the phase start to w_st
 usage from the phase start to w_end): tiers and free units apply to the phase's cumulative
 usage, so each invoice charges rate(total after) − rate(total before). A window without usage
 yields no invoice. Missed windows are caught up in order, after the last on-demand invoice.
+
+Late usage (events that arrive for a window already past) is never lost nor charged twice:
+each line records the cumulative quantity it charged up to, and the first invoice of a run
+charges, as an "adjustment" line, the increment from what was already invoiced to the
+cumulative usage before its window. With late usage and no new window, the last closed
+window is invoiced for it.
 """
 
 from dataclasses import dataclass
@@ -22,7 +28,7 @@ from catalog.currencies import currency_exponent
 from catalog.models import Cadence
 from customers.models import Subscription, SubscriptionPhase
 from customers.selectors import subscription_phases
-from invoices.models import Invoice, InvoiceKind, LineKind
+from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from invoices.services.drafts import DraftLine, InvoiceDraft, draft_make
 from invoices.services.inputs import BuildContext, PricedCharge, unit_amount_of
 from metering.selectors import Usage, events_for_usage
@@ -114,13 +120,72 @@ def on_demand_windows_due(
                 .distinct()
             )
             starts.update(moment.astimezone(UTC) for moment in window_starts)
+    last_closed = add_interval(horizon, interval=unit, count=-1)
+    if not starts and since is not None and since <= last_closed:
+        if _late_usage_pending(subscription, ctx, until=since):
+            starts.add(last_closed)
     return [(start, add_interval(start, interval=unit)) for start in sorted(starts)]
 
 
+def _late_usage_pending(subscription: Subscription, ctx: BuildContext, *, until: datetime) -> bool:
+    """Whether usage before `until` was not invoiced yet (it arrived after its window's turn)."""
+    customer_id = subscription.customer.external_id
+    for phase in on_demand_phases(subscription=subscription, ctx=ctx):
+        end = until if phase.end is None else min(phase.end, until)
+        for priced in phase.charges:
+            known = _cumulative(ctx, priced, customer_id, start=phase.start, end=end)
+            if _exceeds(
+                known,
+                on_demand_invoiced(
+                    subscription=subscription, priced=priced, phase_start=phase.start
+                ),
+            ):
+                return True
+    return False
+
+
+def on_demand_invoiced(
+    *, subscription: Subscription, priced: PricedCharge, phase_start: datetime
+) -> Usage:
+    """The cumulative usage of the charge in the phase that on-demand invoices charged so far."""
+    breakdowns = (
+        InvoiceLine.objects.filter(
+            invoice__subscription=subscription,
+            invoice__kind=InvoiceKind.ON_DEMAND,
+            charge=priced.charge,
+            usage_start__gte=phase_start,
+        )
+        .exclude(invoice__status=InvoiceStatus.VOID)
+        .values_list("breakdown", flat=True)
+    )
+    charged = [
+        Usage(
+            quantity=Decimal(breakdown["cumulative_after"]),
+            event_count=int(breakdown.get("cumulative_events_after", 0)),
+        )
+        for breakdown in breakdowns
+        if "cumulative_after" in breakdown
+    ]
+    return max(charged, key=lambda usage: (usage.quantity, usage.event_count), default=NO_USAGE)
+
+
+def _exceeds(known: Usage, charged: Usage) -> bool:
+    return (known.quantity, known.event_count) > (charged.quantity, charged.event_count)
+
+
 def build_on_demand_window(
-    *, subscription: Subscription, window_start: datetime, window_end: datetime, ctx: BuildContext
+    *,
+    subscription: Subscription,
+    window_start: datetime,
+    window_end: datetime,
+    ctx: BuildContext,
+    catch_up_late: bool = True,
 ) -> InvoiceDraft | None:
-    """The on-demand invoice of [window_start, window_end), or None when it holds no usage."""
+    """The on-demand invoice of [window_start, window_end), or None when it holds no usage.
+
+    catch_up_late: also charge usage before the window that no invoice charged yet (only the
+    first window of a run: the later ones are built before the first is saved in a dry run).
+    """
     lines = []
     customer_id = subscription.customer.external_id
     exponent = currency_exponent(subscription.plan.currency)
@@ -132,6 +197,21 @@ def build_on_demand_window(
         for priced in phase.charges:
             before = _cumulative(ctx, priced, customer_id, start=phase.start, end=low)
             after = _cumulative(ctx, priced, customer_id, start=phase.start, end=high)
+            if catch_up_late:
+                charged = on_demand_invoiced(
+                    subscription=subscription, priced=priced, phase_start=phase.start
+                )
+                if _exceeds(before, charged):
+                    lines.append(
+                        _late_line(
+                            priced,
+                            phase_start=phase.start,
+                            charged=charged,
+                            before=before,
+                            until=low,
+                            exponent=exponent,
+                        )
+                    )
             if after == before:
                 continue
             amount, breakdown = rated_increment(
@@ -163,6 +243,35 @@ def build_on_demand_window(
     )
 
 
+def _late_line(
+    priced: PricedCharge,
+    *,
+    phase_start: datetime,
+    charged: Usage,
+    before: Usage,
+    until: datetime,
+    exponent: int,
+) -> DraftLine:
+    """Usage before `until` that arrived after its window was invoiced, charged on the tiers."""
+    amount, breakdown = rated_increment(
+        priced.spec, before=charged, after=before, exponent=exponent
+    )
+    name = priced.charge.description or priced.meter.name
+    return DraftLine(
+        kind=LineKind.ADJUSTMENT,
+        description=f"{name}, late usage before {until:%b} {until.day}, {until:%Y, %H:%M}",
+        amount=amount,
+        quantity=before.quantity - charged.quantity,
+        unit_amount=unit_amount_of(priced),
+        plan=priced.charge.plan,
+        charge=priced.charge,
+        meter=priced.meter,
+        breakdown={**breakdown, "cumulative_from": phase_start.isoformat()},
+        usage_start=phase_start,
+        usage_end=until,
+    )
+
+
 def rated_increment(spec: ChargeSpec, *, before: Usage, after: Usage, exponent: int):
     """(rounded amount, breakdown) of the usage added from `before` to `after`."""
     rating = rate_increment(
@@ -176,6 +285,7 @@ def rated_increment(spec: ChargeSpec, *, before: Usage, after: Usage, exponent: 
         "event_count": after.event_count - before.event_count,
         "cumulative_before": decimal_string(before.quantity),
         "cumulative_after": decimal_string(after.quantity),
+        "cumulative_events_after": after.event_count,
     }
     return round_money(rating.amount, exponent=exponent), breakdown
 

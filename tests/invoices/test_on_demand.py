@@ -99,3 +99,42 @@ def test_the_period_invoice_leaves_on_demand_usage_out(tokens_subscription):
     assert period.lines.count() == 0
     assert period.total == Decimal("0")
     assert sum(i.total for i in on_demand_invoices()) == Decimal("125.00")
+
+
+def test_usage_that_arrives_late_for_an_invoiced_hour_is_charged_once_on_the_next_invoice(
+    tokens_subscription,
+):
+    cycles_close(at=utc(2026, 4, 1, 14, 5))  # 80 + 35 + 10: cumulative 150, all invoiced
+    # At 14:30, usage for 12:15 (an hour that had none) and 10:40 (an invoiced hour) arrives.
+    send("acme", "llm_tokens", utc(2026, 4, 1, 12, 15), tokens=30)
+    send("acme", "llm_tokens", utc(2026, 4, 1, 10, 40), tokens=10)
+    send("acme", "llm_tokens", utc(2026, 4, 1, 14, 20), tokens=5)
+
+    cycles_close(at=utc(2026, 4, 1, 15, 1))
+    cycles_close(at=utc(2026, 4, 1, 16, 1))
+
+    invoices = on_demand_invoices()
+    latest = invoices[-1]
+    assert (latest.period_start, latest.period_end) == (utc(2026, 4, 1, 14), utc(2026, 4, 1, 15))
+    rows = [
+        (line.kind, line.description, line.quantity, line.amount) for line in latest.lines.all()
+    ]
+    assert rows == [
+        # 40 late units from 150 to 190 cumulative, all at 0.50
+        ("adjustment", "Tokens, late usage before Apr 1, 2026, 14:00", 40, Decimal("20.00")),
+        ("usage", "Tokens", 5, Decimal("2.50")),
+    ]
+    # Every unit is charged once: the invoices add up to the tiers on the total of 195 units.
+    assert sum(i.total for i in invoices) == Decimal("100") + Decimal("95") * Decimal("0.50")
+    assert len(invoices) == 4
+
+
+def test_late_usage_alone_is_invoiced_with_the_last_closed_hour(tokens_subscription):
+    cycles_close(at=utc(2026, 4, 1, 14, 5))
+    send("acme", "llm_tokens", utc(2026, 4, 1, 12, 15), tokens=30)  # late, nothing else new
+
+    cycles_close(at=utc(2026, 4, 1, 15, 1))
+
+    latest = on_demand_invoices()[-1]
+    assert (latest.period_start, latest.period_end) == (utc(2026, 4, 1, 14), utc(2026, 4, 1, 15))
+    assert latest.total == Decimal("15.00")  # 30 late units at 0.50
