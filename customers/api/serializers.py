@@ -4,23 +4,9 @@ from rest_framework import serializers
 
 from customers.api.fields import AwareDateTimeField, StrictSerializer
 from customers.models import BillingAnchor, Customer, Subscription, SubscriptionPhase
+from customers.services import EDITABLE_FIELDS
 
-CUSTOMER_FIELDS = [
-    "external_id",
-    "name",
-    "email",
-    "currency",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postal_code",
-    "state",
-    "country",
-    "tax_id",
-    "net_payment_terms_days",
-    "invoice_grace_period_hours",
-    "metadata",
-]
+CUSTOMER_FIELDS = ["external_id", *EDITABLE_FIELDS]
 
 
 # --- customers ---------------------------------------------------------------------------------

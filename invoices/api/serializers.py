@@ -11,6 +11,7 @@ from rest_framework.reverse import reverse
 
 from catalog.currencies import format_money, price_text
 from invoices.documents import invoice_hosted_url, invoice_pdf_url
+from invoices.models import Invoice
 from rating.money import decimal_string
 
 
@@ -100,7 +101,9 @@ class InvoiceSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_subscription(self, invoice) -> int | None:
-        return None if invoice.subscription is None else invoice.subscription.pk
+        if isinstance(invoice, Invoice):
+            return invoice.subscription_id  # the id is on the row: no query per invoice
+        return None if invoice.subscription is None else invoice.subscription.pk  # a preview
 
     @extend_schema_field(InvoiceLineSerializer(many=True))
     def get_lines(self, invoice) -> list:

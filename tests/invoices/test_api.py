@@ -222,3 +222,24 @@ def test_upcoming_invoice_refusals(api_client):
     idle = api_client.get("/api/v1/customers/idle/upcoming-invoice")
     assert idle.status_code == 404
     assert "has no active subscription" in idle.json()["detail"]
+
+
+def test_invoice_list_costs_the_same_queries_for_one_month_or_six(api_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    subscribe(customer("acme"), pro_plan(), started_at=utc(2026, 1, 1))
+    api_client.get("/api/v1/invoices")  # the key's first use records last_used_at: not measured
+
+    def queries_for_list() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            listed = api_client.get("/api/v1/invoices?customer=acme").json()
+        return len(listed), len(captured.captured_queries)
+
+    cycles_close(at=utc(2026, 2, 1))
+    one_invoice, queries_for_one = queries_for_list()
+    cycles_close(at=utc(2026, 7, 1))
+    six_invoices, queries_for_six = queries_for_list()
+
+    assert (one_invoice, six_invoices) == (1, 6)
+    assert queries_for_six == queries_for_one
