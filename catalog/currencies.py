@@ -1,58 +1,42 @@
-"""Currencies: ISO 4217 codes and minor units (from Babel's CLDR data), and money as text.
+"""Currencies: ISO 4217 codes and minor units, and money as text.
 
-The API's form of an amount is `format_money` ("1600.00", "1600" in JPY); people read
-`money_display` ("$1,600.00").
+The minor unit (exponent) of each currency comes from ISO 4217 itself, through the `iso4217`
+package, which ships the maintenance agency's published table: IQD 3, HUF 2, JPY 0. CLDR (Babel)
+gives display digits that differ for a dozen currencies (IQD 0, HUF 0), so Babel is used only
+for names and formatting. The API's form of an amount is `format_money` ("1600.00", "1600" in
+JPY); people read `money_display` ("$1,600.00").
 """
 
 from decimal import Decimal
 from functools import cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import format_currency
+from iso4217 import Currency
 
 from rating import round_money
-
-# ISO 4217 X-codes that name no money anyone is billed in: the "no currency" and testing codes,
-# precious metals, and the bond-market and accounting units (plus CLDR's obsolete X-units).
-NOT_MONEY = frozenset(
-    {
-        "XXX",
-        "XTS",
-        "XAU",
-        "XAG",
-        "XPT",
-        "XPD",
-        "XDR",
-        "XBA",
-        "XBB",
-        "XBC",
-        "XBD",
-        "XSU",
-        "XUA",
-        "XEU",
-        "XFO",
-        "XFU",
-        "XRE",
-    }
-)
 
 DISPLAY_LOCALE = "en_US"
 
 
 @cache
-def _known_currencies() -> frozenset[str]:
-    return frozenset(code for code in list_currencies() if code not in NOT_MONEY)
+def _exponents() -> dict[str, int]:
+    """{code: minor unit} of the currencies in ISO 4217 that have one (money people are billed
+    in): the funds, precious metals and testing codes without a minor unit are left out."""
+    return {
+        currency.code: currency.exponent for currency in Currency if currency.exponent is not None
+    }
 
 
 def is_known_currency(code: str) -> bool:
     """True for an upper-case ISO 4217 code of a real money (USD, JPY, BHD); False for XXX, usd."""
-    return isinstance(code, str) and code in _known_currencies()
+    return isinstance(code, str) and code in _exponents()
 
 
 def currency_exponent(code: str) -> int:
-    """The currency's ISO 4217 minor unit: USD 2, EUR 2, JPY 0, BHD 3."""
+    """The currency's ISO 4217 minor unit: USD 2, EUR 2, JPY 0, BHD 3, IQD 3, HUF 2."""
     if not is_known_currency(code):
         raise ValueError(f"{code!r} is not a known currency code (ISO 4217, e.g. USD).")
-    return get_currency_precision(code)
+    return _exponents()[code]
 
 
 def round_to_currency(amount: Decimal, currency: str) -> Decimal:
@@ -66,9 +50,16 @@ def format_money(amount: Decimal, currency: str) -> str:
 
 
 def money_display(amount: Decimal, currency: str) -> str:
-    """The amount for people, rounded half-up first: "$1,600.00", "¥1,600", "BHD 1.235"."""
+    """The amount for people, rounded half-up first: "$1,600.00", "¥1,600", "BHD 1.235".
+
+    The digits shown are the ISO minor unit's, not CLDR's (an IQD amount keeps its 3 decimals).
+    """
     rounded = round_to_currency(amount, currency)
-    return format_currency(rounded, currency, locale=DISPLAY_LOCALE)
+    exponent = currency_exponent(currency)
+    pattern = "¤#,##0" + ("." + "0" * exponent if exponent else "")
+    return format_currency(
+        rounded, currency, format=pattern, locale=DISPLAY_LOCALE, currency_digits=False
+    )
 
 
 def price_text(amount: Decimal, currency: str) -> str:

@@ -14,7 +14,23 @@ from catalog.currencies import (
 
 
 @pytest.mark.parametrize(
-    ("code", "exponent"), [("USD", 2), ("EUR", 2), ("JPY", 0), ("BHD", 3), ("KWD", 3)]
+    ("code", "exponent"),
+    [
+        ("USD", 2),
+        ("EUR", 2),
+        ("JPY", 0),
+        ("BHD", 3),
+        ("KWD", 3),
+        # Where CLDR's display digits (Babel) differ from ISO 4217's minor unit, ISO wins.
+        ("IQD", 3),
+        ("HUF", 2),
+        ("COP", 2),
+        ("LBP", 2),
+        ("IRR", 2),
+        ("ALL", 2),
+        ("YER", 2),
+        ("CLP", 0),
+    ],
 )
 def test_exponent_is_the_iso_4217_minor_unit(code, exponent):
     assert currency_exponent(code) == exponent
@@ -57,6 +73,8 @@ def test_money_display_is_for_people():
     assert money_display(Decimal("1600"), "USD") == "$1,600.00"
     assert money_display(Decimal("1600.4"), "JPY") == "¥1,600"
     assert money_display(Decimal("0.005"), "USD") == "$0.01"
+    assert money_display(Decimal("1.2345"), "IQD").endswith("1.235")
+    assert money_display(Decimal("1600.456"), "HUF").endswith("1,600.46")
 
 
 @pytest.mark.parametrize(
