@@ -18,6 +18,7 @@ from django_q.tasks import async_task
 
 from invoices.models import Invoice, InvoiceStatus
 from invoices.pdf import invoice_document, invoice_render_pdf
+from invoices.signals import invoice_finalized
 
 logger = logging.getLogger(__name__)
 
@@ -268,3 +269,4 @@ def invoice_on_finalized(*, invoice: Invoice) -> None:
     (a rolled-back finalization queues nothing; the worker sees the committed invoice)."""
     invoice_id = invoice.pk
     transaction.on_commit(lambda: async_task(RENDER_TASK, invoice_id))
+    invoice_finalized.send(sender=Invoice, invoice=invoice)

@@ -1,0 +1,9 @@
+"""Signals the invoices app sends, so the apps above it (payments, notifications) can act on an
+invoice's life without invoices importing them (a lower layer never imports a higher one)."""
+
+from django.dispatch import Signal
+
+# Sent inside the finalizing transaction, right after an invoice got its number and status
+# "finalized". Keyword arguments: invoice (the Invoice). A receiver that must reach the outside
+# world (a payment attempt, an email) queues its work with transaction.on_commit.
+invoice_finalized = Signal()
