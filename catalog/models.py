@@ -89,6 +89,11 @@ class Plan(TimestampedModel):
     )
     setup_amount = models.DecimalField(**AMOUNT, default=0)
     trial_days = models.PositiveIntegerField(default=0)
+    trial_bills_usage = models.BooleanField(
+        default=False,
+        help_text="Bill the usage of a trial period. Off: a free trial is free (its usage shows "
+        "at 0.00).",
+    )
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -121,6 +126,13 @@ class PricingModel(models.TextChoices):
 class Cadence(models.TextChoices):
     IN_ARREARS = "in_arrears", "At the end of the period"
     ON_DEMAND = "on_demand", "On demand (hourly or daily)"
+
+
+# On-demand invoices bill the growth of the period's usage as it lands, so the quantity must
+# never go down within its window (docs/architecture.md, "The charge ledger").
+ON_DEMAND_AGGREGATIONS = frozenset(
+    {Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX, Aggregation.UNIQUE_COUNT}
+)
 
 
 class Charge(TimestampedModel):

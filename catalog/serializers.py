@@ -171,6 +171,9 @@ class PlanInputSerializer(StrictSerializer):
     base_timing = serializers.ChoiceField(choices=BaseTiming.choices, required=False)
     setup_amount = _decimal_input(Plan, "setup_amount")
     trial_days = serializers.IntegerField(min_value=0, required=False)
+    trial_bills_usage = serializers.BooleanField(
+        required=False, help_text="Bill usage during a trial (default false: a free trial)."
+    )
     metadata = serializers.JSONField(required=False)
     charges = serializers.ListField(child=ChargeInputSerializer(), required=False)
     features = serializers.ListField(
@@ -250,6 +253,7 @@ class PlanSerializer(serializers.Serializer):
     base_timing = serializers.ChoiceField(choices=BaseTiming.choices, read_only=True)
     setup_amount = PriceField()
     trial_days = serializers.IntegerField(read_only=True)
+    trial_bills_usage = serializers.BooleanField(read_only=True)
     metadata = serializers.JSONField(read_only=True)
     in_use = serializers.BooleanField(
         read_only=True, help_text="Used by a subscription: changes make a new version."

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 
 from catalog.currencies import is_known_currency
-from catalog.models import Aggregation, Meter, Plan
+from catalog.models import ON_DEMAND_AGGREGATIONS, Aggregation, Meter, Plan
 from rating import ChargeSpec, ChargeSpecError, validate_charge
 from rating import Tier as RatingTier
 
@@ -25,6 +25,7 @@ PLAN_FIELDS = (
     "base_timing",
     "setup_amount",
     "trial_days",
+    "trial_bills_usage",
     "metadata",
 )
 PLAN_AMOUNTS = ("base_amount", "setup_amount")
@@ -43,6 +44,23 @@ TIER_FIELDS = ("up_to", "unit_amount", "flat_amount")
 CHARGE_FIELDS = ("meter", "description", "model", "cadence", "tiers", *CHARGE_NUMBER_FIELDS)
 # The fields a price preview reads; the others of a charge (meter, label, cadence) are allowed.
 PRICING_FIELDS = ("model", "tiers", *CHARGE_NUMBER_FIELDS)
+
+
+def on_demand_refusal(meter: Meter, *, aggregation: str | None = None) -> str | None:
+    """Why an on-demand charge cannot price `meter` (with `aggregation` if given), or None.
+
+    On-demand invoices bill the growth of the usage as it lands: only aggregations that never
+    go down within the window can be billed that way (docs/architecture.md, "The charge ledger").
+    """
+    aggregation = aggregation or meter.aggregation
+    if aggregation in ON_DEMAND_AGGREGATIONS:
+        return None
+    allowed = ", ".join(sorted(ON_DEMAND_AGGREGATIONS))
+    return (
+        f"Meter {meter.code!r} aggregates with {aggregation!r}, which can go down within a "
+        f"period, so it cannot be billed on demand: use cadence in_arrears, or a meter with "
+        f"{allowed}."
+    )
 
 
 def _merge(errors: dict[str, list[str]], more: Mapping[str, Sequence[str]]) -> None:

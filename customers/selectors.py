@@ -19,13 +19,18 @@ from rating.periods import Anchor, Interval, Period, period_containing, seconds_
 
 @dataclass(frozen=True)
 class PhaseSlice:
-    """The part of a billing period one plan version was in effect, as a share of the full one."""
+    """The part of a billing period one plan version was in effect, as a share of the full one.
+
+    `phase_start` is when the phase began (before `start` when the phase began in an earlier
+    period): a reset = never meter accumulates from there.
+    """
 
     plan: Plan
     start: datetime
     end: datetime
     fraction: Decimal
     reason: str
+    phase_start: datetime
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -150,6 +155,17 @@ def period_at(
     return period
 
 
+def period_after(
+    *, subscription: Subscription, phases: list[SubscriptionPhase], boundary: datetime
+) -> Period | None:
+    """The period that follows a billed period ending at `boundary`, or None when billing stops
+    there: the one rule of both the cycle close's steps and subscription_advance_period."""
+    stop = subscription_stop_at(subscription=subscription)
+    if stop is not None and boundary >= stop:
+        return None
+    return period_at(subscription=subscription, phases=phases, at=boundary)
+
+
 def subscription_period_at(*, subscription: Subscription, at: datetime) -> Period | None:
     """The billing period of the subscription that contains `at` (None outside its life)."""
     phases = subscription_phases(subscription=subscription)
@@ -209,7 +225,12 @@ def subscription_phases_for_period(
                 fraction = seconds_between(start, end) / whole_seconds
             slices.append(
                 PhaseSlice(
-                    plan=phase.plan, start=start, end=end, fraction=fraction, reason=phase.reason
+                    plan=phase.plan,
+                    start=start,
+                    end=end,
+                    fraction=fraction,
+                    reason=phase.reason,
+                    phase_start=phase.starts_at,
                 )
             )
     return slices

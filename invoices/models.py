@@ -10,7 +10,7 @@ from catalog.models import AMOUNT, QUANTITY, UNIT_PRICE
 class InvoiceKind(models.TextChoices):
     SUBSCRIPTION = "subscription", "Subscription"
     ON_DEMAND = "on_demand", "On-demand usage"
-    ONE_OFF = "one_off", "One-off"
+    # Used by the wallets (paid top-ups) and finance (credit notes) work that builds on this.
     CREDIT_PURCHASE = "credit_purchase", "Credit purchase"
     CREDIT_NOTE = "credit_note", "Credit note"
 
@@ -70,6 +70,18 @@ class Invoice(TimestampedModel):
         blank=True,
         help_text="For a credit note: the invoice it corrects.",
     )
+    verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When verify_invoices last recomputed its usage lines from the raw events "
+        "and the ledger and found them equal.",
+    )
+    verification_drift = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What verify_invoices found different (line, expected, stored, window); "
+        "empty when it matched.",
+    )
     pdf_file = models.FileField(upload_to="invoices/pdf/%Y/", blank=True)
     pdf_rendered_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
@@ -114,7 +126,6 @@ class LineKind(models.TextChoices):
     USAGE = "usage", "Usage"
     PRORATION_CREDIT = "proration_credit", "Proration credit"
     PRORATION_CHARGE = "proration_charge", "Proration charge"
-    ADJUSTMENT = "adjustment", "Adjustment"
 
 
 class InvoiceLine(models.Model):
@@ -147,6 +158,50 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class LedgerEntry(models.Model):
+    """What one invoice line billed of one charge for one slice of one billing period.
+
+    The charge ledger (docs/architecture.md): the slice of period P during which the
+    subscription was on one plan version is keyed by (subscription, charge, period_start,
+    slice_start); the amounts of its entries on invoices that are not void add up to what has
+    been billed of it so far. Each entry records the usage it priced, up to `usage_until`.
+    """
+
+    line = models.OneToOneField(InvoiceLine, on_delete=models.CASCADE, related_name="ledger")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="ledger")
+    subscription = models.ForeignKey(
+        "customers.Subscription", on_delete=models.PROTECT, related_name="ledger"
+    )
+    charge = models.ForeignKey("catalog.Charge", on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateTimeField(help_text="The billing period's start.")
+    slice_start = models.DateTimeField(help_text="Where the plan version's part of it starts.")
+    slice_end = models.DateTimeField()
+    window_start = models.DateTimeField(help_text="Where the usage accumulates from.")
+    usage_until = models.DateTimeField(help_text="The usage priced is up to this moment.")
+    quantity = models.DecimalField(**QUANTITY, help_text="The window's quantity priced.")
+    event_count = models.PositiveBigIntegerField(default=0)
+    owed = models.DecimalField(**AMOUNT, help_text="What the slice owed then, rounded once.")
+    amount = models.DecimalField(**AMOUNT, help_text="What this line billed: owed − billed before.")
+
+    class Meta:
+        ordering = ["subscription", "charge", "period_start", "slice_start", "usage_until", "id"]
+        indexes = [
+            models.Index(
+                fields=["subscription", "period_start", "charge"], name="ledger_slice_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="ledger_slice_ordered",
+                condition=Q(slice_end__gt=models.F("slice_start"))
+                & Q(usage_until__gte=models.F("window_start")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charge_id} @ {self.period_start:%Y-%m-%d}: {self.amount}"
 
 
 class InvoiceSequence(models.Model):

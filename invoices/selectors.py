@@ -11,17 +11,22 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from customers.models import LIVE_STATUSES, Customer, Subscription, SubscriptionPhase
-from invoices.models import Invoice, InvoiceLine, LineKind
-from invoices.services.builder import build_period_close
+from invoices.models import Invoice, InvoiceKind, InvoiceLine, LineKind
 from invoices.services.cycles import MAX_STEPS, subscription_ids_to_bill
-from invoices.services.drafts import InvoiceDraft
+from invoices.services.drafts import InvoiceDraft, draft_make
 from invoices.services.inputs import BuildContext, prepaid_fee_of
 from invoices.services.on_demand import (
-    build_on_demand_window,
+    ledger_record,
+    on_demand_drafts,
     on_demand_subscription_ids,
-    on_demand_windows_due,
 )
-from invoices.services.steps import billing_state, next_step, state_after, step_build
+from invoices.services.steps import (
+    StepKind,
+    billing_state,
+    next_step,
+    state_after,
+    step_build,
+)
 from metering.models import Event
 from metering.selectors import events_for_usage, usage_for_period
 
@@ -130,7 +135,10 @@ def upcoming_invoice(
     customer: Customer | None = None,
     subscription: Subscription | None = None,
 ) -> InvoiceDraft:
-    """The invoice that will close the current period, with usage up to `at`; unsaved.
+    """Everything the next closes will bill for the current period, with usage up to `at`, as
+    the lines of one unsaved invoice: a plan change's invoice (the old plan's slice, the credit
+    for its unused in-advance fee, the new plan's prorated fee) and the period's close. Its total
+    equals the sum of what the cycle close then issues for that period.
 
     Raises NoUpcomingInvoice when there is no period left to bill.
     """
@@ -149,13 +157,40 @@ def upcoming_invoice(
             f"Subscription #{subscription.pk} has no period left to bill: "
             "there is no upcoming invoice."
         )
-    return build_period_close(
+    ctx = BuildContext()
+    cycle_start, cycle_end = state.cycle_start, state.cycle_end
+    lines = []
+    # The steps the close will take for this period, up to its end: its plan changes, then it.
+    for _ in range(MAX_STEPS):
+        step = next_step(subscription=subscription, state=state, at=cycle_end)
+        if step is None or step.kind == StepKind.OPENING:
+            if step is None:
+                break
+            state = state_after(subscription=subscription, state=state, step=step)
+            continue
+        draft = step_build(subscription=subscription, step=step, ctx=ctx, usage_until=at)
+        _simulate_billed(subscription, draft, ctx)
+        lines += draft.lines
+        if step.kind == StepKind.PERIOD_CLOSE:
+            break
+        state = state_after(subscription=subscription, state=state, step=step)
+    return draft_make(
         subscription=subscription,
-        cycle_start=state.cycle_start,
-        period_end=state.cycle_end,
-        billed_from=state.billed_from,
-        ctx=BuildContext(),
-        usage_until=at,
+        kind=InvoiceKind.SUBSCRIPTION,
+        period_start=cycle_start,
+        period_end=cycle_end,
+        lines=lines,
+    )
+
+
+def _simulate_billed(subscription: Subscription, draft: InvoiceDraft, ctx: BuildContext) -> None:
+    """What a computed (unsaved) invoice bills, counted in `ctx` as if it were saved."""
+    ledger_record(draft=draft, ctx=ctx)
+    ctx.prepaid_fees(subscription).extend(
+        prepaid_fee_of(line)
+        for line in draft.lines
+        if line.kind in (LineKind.BASE_FEE, LineKind.PRORATION_CHARGE)
+        and line.breakdown.get("timing") == "in_advance"
     )
 
 
@@ -172,16 +207,11 @@ def subscription_invoices_due(
         step = next_step(subscription=subscription, state=state, at=at)
         if step is None:
             break
-        prepaid = ctx.prepaid_fees(subscription)
+        ctx.prepaid_fees(subscription)  # read before the simulated ones are added
         draft = step_build(subscription=subscription, step=step, ctx=ctx)
         if draft is not None:
             drafts.append(draft)
-            prepaid.extend(
-                prepaid_fee_of(line)
-                for line in draft.lines
-                if line.kind in (LineKind.BASE_FEE, LineKind.PRORATION_CHARGE)
-                and line.breakdown.get("timing") == "in_advance"
-            )
+            _simulate_billed(subscription, draft, ctx)
         state = state_after(subscription=subscription, state=state, step=step)
     return drafts
 
@@ -194,17 +224,7 @@ def cycles_close_preview(*, at: datetime) -> list[InvoiceDraft]:
     for subscription in _subscriptions(ids):
         drafts += subscription_invoices_due(subscription=subscription, at=at, ctx=ctx)
     for subscription in _subscriptions(on_demand_subscription_ids(at=at)):
-        windows = on_demand_windows_due(subscription=subscription, at=at, ctx=ctx)
-        for position, (window_start, window_end) in enumerate(windows):
-            draft = build_on_demand_window(
-                subscription=subscription,
-                window_start=window_start,
-                window_end=window_end,
-                ctx=ctx,
-                catch_up_late=position == 0,
-            )
-            if draft is not None:
-                drafts.append(draft)
+        drafts += on_demand_drafts(subscription=subscription, at=at, ctx=ctx)
     return drafts
 
 

@@ -24,6 +24,11 @@ urlpatterns = [
         name="invoice-mark-uncollectible",
     ),
     path(
+        "customers/<str:external_id>/usage",
+        views.CustomerUsageView.as_view(),
+        name="customer-usage",
+    ),
+    path(
         "customers/<str:external_id>/upcoming-invoice",
         views.UpcomingInvoiceView.as_view(),
         name="customer-upcoming-invoice",

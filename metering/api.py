@@ -1,7 +1,8 @@
-"""Metering API (DESIGN §4): event ingestion, one or a batch, and a customer's usage so far.
+"""Metering API (docs/api.md, "Events"): event ingestion, one or a batch.
 
 The event views parse JSON themselves (`ExactJSONParser`: numbers as Decimal, so 0.1 stays
-0.1) and hand the payload to one service; the usage view calls one selector.
+0.1) and hand the payload to one service. A customer's usage so far, priced by the charge
+ledger, is served by the invoices app (invoices.api.views.CustomerUsageView).
 """
 
 from datetime import datetime
@@ -9,14 +10,11 @@ from datetime import datetime
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.currencies import format_money
-from customers.models import Customer
-from metering.selectors import CustomerUsage, customer_usage
 from metering.services import (
     MAX_BATCH,
     EventBatchInvalid,
@@ -25,7 +23,6 @@ from metering.services import (
     events_ingest,
 )
 from metering.validation import EventInvalid, loads
-from rating.money import decimal_string
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -142,69 +139,3 @@ def _batch_events(body: object) -> list:
 
 def _when(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _usage_json(report: CustomerUsage) -> dict:
-    currency = report.currency
-
-    def money(amount):
-        return None if amount is None else format_money(amount, currency)
-
-    meters = []
-    for item in report.meters:
-        meter = item.meter
-        entry = {
-            "meter": meter.code,
-            "name": meter.name,
-            "aggregation": meter.aggregation,
-            "unit": meter.unit,
-            "reset": meter.reset,
-            "start": _when(item.start),
-            "end": _when(item.end),
-            "quantity": decimal_string(item.usage.quantity),
-            "event_count": item.usage.event_count,
-            "amount": money(item.amount),
-        }
-        if item.amount_error:
-            entry["amount_error"] = item.amount_error
-        if meter.group_by:
-            entry["group_by"] = meter.group_by
-            entry["groups"] = [
-                {
-                    "group": group.group,
-                    "quantity": decimal_string(group.quantity),
-                    "event_count": group.event_count,
-                }
-                for group in item.groups
-            ]
-        meters.append(entry)
-    return {
-        "customer": report.customer.external_id,
-        "subscription": None if report.subscription is None else report.subscription.pk,
-        "plan": None if report.plan is None else report.plan.code,
-        "currency": currency,
-        "period_start": _when(report.period_start),
-        "period_end": _when(report.period_end),
-        "amount": money(report.amount),
-        "meters": meters,
-    }
-
-
-class CustomerUsageView(APIView):
-    @extend_schema(
-        summary="Usage so far in the current period, per meter, with its amount",
-        responses={
-            200: OpenApiResponse(
-                description="{customer, subscription, plan, currency, period_start, "
-                "period_end, amount, meters: [{meter, quantity, event_count, amount, …}]}"
-            ),
-            404: OpenApiResponse(description="No such customer."),
-        },
-        tags=["usage"],
-    )
-    def get(self, request, external_id: str):
-        try:
-            report = customer_usage(external_customer_id=external_id, at=timezone.now())
-        except Customer.DoesNotExist:
-            raise NotFound(f"No customer with external_id {external_id!r}.") from None
-        return Response(_usage_json(report))

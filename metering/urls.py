@@ -7,9 +7,4 @@ from metering import api
 urlpatterns = [
     path("events", api.EventCreateView.as_view(), name="event-create"),
     path("events/batch", api.EventBatchView.as_view(), name="event-batch"),
-    path(
-        "customers/<str:external_id>/usage",
-        api.CustomerUsageView.as_view(),
-        name="customer-usage",
-    ),
 ]

@@ -20,7 +20,13 @@ from rating.periods import (
     prorate,
     seconds_between,
 )
-from rating.pricing import PRICERS, rate, rate_increment
+from rating.pricing import (
+    PRICERS,
+    allowances_share,
+    breakdown_difference,
+    rate,
+    without_minimum,
+)
 from rating.results import BreakdownLine, Rating
 from rating.validation import validate_charge
 
@@ -44,8 +50,10 @@ __all__ = [
     "decimal_string",
     "period_containing",
     "prorate",
+    "allowances_share",
+    "breakdown_difference",
     "rate",
-    "rate_increment",
+    "without_minimum",
     "round_money",
     "seconds_between",
     "to_decimal",

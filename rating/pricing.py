@@ -1,11 +1,12 @@
 """The pricing models of DESIGN §3 "Charges": a quantity in, an exact amount and its breakdown out.
 
 Each model is one short function from (spec, billable quantity) to breakdown lines; `rate` takes
-free units off first and applies the minimum commitment and the cap after; `rate_increment` prices
-the units added to a cumulative quantity (on-demand billing).
+free units off first and applies the minimum commitment and the cap after; `allowances_share`
+gives a slice of a period its share of the free units, minimum and cap.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, localcontext
 
 from rating.charges import ChargeSpec, PricingModel, Tier
@@ -23,9 +24,11 @@ __all__ = [
     "Rating",
     "RatingError",
     "Tier",
+    "allowances_share",
+    "breakdown_difference",
     "rate",
-    "rate_increment",
     "validate_charge",
+    "without_minimum",
 ]
 
 ZERO = Decimal("0")
@@ -142,39 +145,39 @@ def rate(spec: ChargeSpec, quantity: Decimal, *, event_count: int = 0) -> Rating
         )
 
 
-def rate_increment(
-    spec: ChargeSpec, *, before: Decimal, after: Decimal, event_count: int = 0
-) -> Rating:
-    """Price the usage added from a cumulative `before` to `after`: rate(after) − rate(before).
+def allowances_share(spec: ChargeSpec, *, fraction: Decimal) -> ChargeSpec:
+    """`spec` for a share of a period: free units, minimum and cap × `fraction`; tiers unchanged.
 
-    Tiers and free units apply to the cumulative quantity; the minimum and the cap do not (they
-    are per period). `event_count` is the number of events in the increment. The breakdown holds
-    the units added in each band; a volume charge that moves up a band also shows the previous
-    band's amount taken back.
+    Free units, minimums and caps are per-period quantities, so the slice of a period spent on
+    one plan version gets its share of each (by seconds); tiers restart with each plan's prices.
     """
-    with localcontext(EXACT):
-        validate_charge(spec)
-        before = _quantity(before, name="before")
-        after = _quantity(after, name="after")
-        if after < before:
-            raise RatingError(
-                f"The cumulative usage cannot go down: after ({decimal_string(after)}) is below "
-                f"before ({decimal_string(before)})."
-            )
-        event_count = _event_count(event_count)
-        pricer = PRICERS[PricingModel(spec.model)]
-        free_before, billable_before = _take_free_units(spec, before)
-        free_after, billable_after = _take_free_units(spec, after)
-        lines_before = _free_line(free_before) + pricer(spec, billable_before, event_count=0)
-        lines_after = _free_line(free_after) + pricer(spec, billable_after, event_count=event_count)
-        lines = _difference(lines_after, lines_before)
-        return Rating(
-            quantity=after - before,
-            free_units=free_after - free_before,
-            billable_quantity=billable_after - billable_before,
-            amount=sum((line.amount for line in lines), ZERO),
-            breakdown=lines,
+    fraction = to_decimal(fraction)
+    if not 0 <= fraction <= 1:
+        raise RatingError(
+            f"A share of a period is between 0 and 1, not {decimal_string(fraction)}."
         )
+    if fraction == 1:
+        return spec
+    with localcontext(EXACT):
+        return replace(
+            spec,
+            free_units=spec.free_units * fraction,
+            min_amount=None if spec.min_amount is None else spec.min_amount * fraction,
+            max_amount=None if spec.max_amount is None else spec.max_amount * fraction,
+        )
+
+
+def without_minimum(spec: ChargeSpec) -> ChargeSpec:
+    """`spec` without its minimum: what a period owes so far, before the period-end true-up."""
+    return spec if spec.min_amount is None else replace(spec, min_amount=None)
+
+
+def breakdown_difference(after: Rating, before: Rating) -> tuple[BreakdownLine, ...]:
+    """The rows of `after` less those of `before`, row by row (same label and band): what was
+    added from one rating of a growing quantity to the next (a volume charge that moved up a
+    band also shows the previous band's amount taken back)."""
+    with localcontext(EXACT):
+        return _difference(after.breakdown, before.breakdown)
 
 
 def _quantity(value, *, name: str) -> Decimal:

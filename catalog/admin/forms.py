@@ -12,12 +12,13 @@ from django import forms
 from django.forms.models import BaseInlineFormSet
 
 from catalog.currencies import is_known_currency, price_text
-from catalog.models import Charge, Meter, Plan, Tier
+from catalog.models import Cadence, Charge, Meter, Plan, Tier
 from catalog.validation import (
     CHARGE_NUMBER_FIELDS,
     PLAN_FIELDS,
     charge_errors,
     meter_field_errors,
+    on_demand_refusal,
     plan_field_errors,
 )
 from rating import decimal_string
@@ -160,6 +161,11 @@ class ChargeForm(forms.ModelForm):
                 self.add_error(None, messages)
         if not tiers_ok:
             self.add_error(None, "Check the tiers of this charge, below.")
+        meter = cleaned.get("meter")
+        if cleaned.get("cadence") == Cadence.ON_DEMAND and meter is not None:
+            refusal = on_demand_refusal(meter)
+            if refusal and "cadence" not in self.errors:
+                self.add_error("cadence", refusal)
         return cleaned
 
     def charge_values(self) -> dict:

@@ -210,7 +210,7 @@ class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
                     ("interval", "interval_count"),
                     ("base_amount", "base_timing"),
                     "setup_amount",
-                    "trial_days",
+                    ("trial_days", "trial_bills_usage"),
                 ]
             },
         ),

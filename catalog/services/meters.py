@@ -3,9 +3,9 @@
 from django.db import transaction
 
 from catalog.errors import CatalogValidationError, CodeTaken
-from catalog.models import Meter, MeterReset
+from catalog.models import Cadence, Meter, MeterReset
 from catalog.selectors import meter_plans_in_use
-from catalog.validation import meter_field_errors
+from catalog.validation import meter_field_errors, on_demand_refusal
 
 EDITABLE_FIELDS = (
     "name",
@@ -85,6 +85,12 @@ def meter_update(*, meter: Meter, **changes) -> Meter:
                     f"This meter prices plans in use ({in_use}); its {name.replace('_', ' ')} "
                     "cannot change. Create a new meter and a new plan version instead."
                 ]
+    if "aggregation" in changed and "aggregation" not in errors:
+        on_demand = meter.charges.filter(cadence=Cadence.ON_DEMAND).select_related("plan")
+        refusal = on_demand_refusal(meter, aggregation=changed["aggregation"])
+        if refusal and on_demand.exists():
+            plans = ", ".join(sorted({f"{c.plan.code} v{c.plan.version}" for c in on_demand}))
+            errors["aggregation"] = [f"{refusal} It prices on-demand charges of {plans}."]
     if errors:
         raise CatalogValidationError(errors)
     meter = Meter.objects.select_for_update().get(pk=meter.pk)

@@ -20,6 +20,7 @@ from catalog.validation import (
     CHARGE_NUMBER_FIELDS,
     PLAN_FIELDS,
     charge_spec_from_values,
+    on_demand_refusal,
     plan_field_errors,
 )
 from rating import ChargeSpecError
@@ -81,6 +82,10 @@ def _charge_row(
     cadence = values.get("cadence") or Cadence.IN_ARREARS
     if cadence not in Cadence.values:
         errors["cadence"] = [f"Choose one of {', '.join(Cadence.values)}."]
+    elif cadence == Cadence.ON_DEMAND and isinstance(meter, Meter):
+        refusal = on_demand_refusal(meter)
+        if refusal:
+            errors["cadence"] = [refusal]
     try:
         spec = charge_spec_from_values(values)
     except ChargeSpecError as error:
@@ -192,6 +197,7 @@ def plan_create(
     base_timing: str = BaseTiming.IN_ADVANCE,
     setup_amount: Decimal | str = Decimal("0"),
     trial_days: int = 0,
+    trial_bills_usage: bool = False,
     description: str = "",
     metadata: dict | None = None,
     charges: Sequence[Mapping] = (),
@@ -214,6 +220,7 @@ def plan_create(
         base_timing=base_timing,
         setup_amount=setup_amount,
         trial_days=trial_days,
+        trial_bills_usage=trial_bills_usage,
         metadata={} if metadata is None else metadata,
     )
     errors: dict = plan_field_errors(plan)

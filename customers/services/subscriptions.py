@@ -21,7 +21,7 @@ from customers.models import (
     SubscriptionPhase,
     SubscriptionStatus,
 )
-from customers.selectors import period_at, subscription_stop_at
+from customers.selectors import period_after, period_at, subscription_stop_at
 from customers.services.errors import StateConflict
 from rating.periods import annualized
 
@@ -437,8 +437,9 @@ def subscription_advance_period(
         phases = _load_phases(subscription)
     else:
         phases = sorted(locked_phases, key=lambda phase: phase.starts_at)
-    stop = subscription_stop_at(subscription=subscription)
-    if stop is not None and boundary >= stop:
+    period = period_after(subscription=subscription, phases=phases, boundary=boundary)
+    if period is None:
+        stop = subscription_stop_at(subscription=subscription)
         if subscription.is_live:
             canceled = subscription.cancel_at is not None and subscription.cancel_at <= stop
             subscription.status = (
@@ -448,7 +449,6 @@ def subscription_advance_period(
         phases = _close_phases_at(phases, stop)
         subscription.current_period_start = subscription.current_period_end = None
     else:
-        period = period_at(subscription=subscription, phases=phases, at=boundary)
         subscription.current_period_start, subscription.current_period_end = (
             period.start,
             period.end,

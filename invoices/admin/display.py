@@ -48,13 +48,15 @@ def _breakdown_rows(line, currency: str) -> list[BreakdownRow]:
                 amount=money_display(to_decimal(breakdown["exact_amount"]), currency),
             )
         )
-    if "cumulative_before" in breakdown:
+    if breakdown.get("billed_before", "0") != "0":
         rows.append(
             BreakdownRow(
-                label=f"Cumulative usage {breakdown['cumulative_before']} → "
-                f"{breakdown['cumulative_after']} since {breakdown['cumulative_from'][:16]}",
+                label=f"The period owes {money_display(to_decimal(breakdown['owed']), currency)} "
+                f"for usage {breakdown['cumulative_after']} since "
+                f"{breakdown['window_start'][:16].replace('T', ' ')}; billed before "
+                f"(usage {breakdown['cumulative_before']})",
                 units="",
-                amount="",
+                amount=money_display(-to_decimal(breakdown["billed_before"]), currency),
             )
         )
     return rows

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api import Conflict
+from catalog.currencies import format_money
 from customers.models import Customer
 from customers.selectors import customer_get
 from invoices.api.serializers import EventSerializer, InvoiceSerializer, LineEventsSerializer
@@ -30,6 +31,8 @@ from invoices.services import (
     invoice_mark_uncollectible,
     invoice_void,
 )
+from invoices.usage import CustomerUsage, customer_usage
+from rating.money import decimal_string
 
 NOT_FOUND = OpenApiResponse(description='{"detail": "Unknown invoice 12."}')
 CONFLICT = OpenApiResponse(description="The invoice's status does not allow it.")
@@ -177,3 +180,74 @@ class UpcomingInvoiceView(APIView):
         except NoUpcomingInvoice as error:
             raise NotFound(str(error)) from None
         return Response(InvoiceSerializer(draft, context={"request": request}).data)
+
+
+def _when(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _usage_json(report: CustomerUsage) -> dict:
+    currency = report.currency
+
+    def money(amount):
+        return None if amount is None else format_money(amount, currency)
+
+    meters = []
+    for item in report.meters:
+        meter = item.meter
+        entry = {
+            "meter": meter.code,
+            "name": meter.name,
+            "aggregation": meter.aggregation,
+            "unit": meter.unit,
+            "reset": meter.reset,
+            "start": _when(item.start),
+            "end": _when(item.end),
+            "quantity": decimal_string(item.usage.quantity),
+            "event_count": item.usage.event_count,
+            "amount": money(item.amount),
+            "billed": money(item.billed),
+        }
+        if item.amount_error:
+            entry["amount_error"] = item.amount_error
+        if meter.group_by:
+            entry["group_by"] = meter.group_by
+            entry["groups"] = [
+                {
+                    "group": group.group,
+                    "quantity": decimal_string(group.quantity),
+                    "event_count": group.event_count,
+                }
+                for group in item.groups
+            ]
+        meters.append(entry)
+    return {
+        "customer": report.customer.external_id,
+        "subscription": None if report.subscription is None else report.subscription.pk,
+        "plan": None if report.plan is None else report.plan.code,
+        "currency": currency,
+        "period_start": _when(report.period_start),
+        "period_end": _when(report.period_end),
+        "amount": money(report.amount),
+        "meters": meters,
+    }
+
+
+class CustomerUsageView(APIView):
+    @extend_schema(
+        summary="Usage so far in the current period, per meter, with its amount",
+        responses={
+            200: OpenApiResponse(
+                description="{customer, subscription, plan, currency, period_start, "
+                "period_end, amount, meters: [{meter, quantity, event_count, amount, …}]}"
+            ),
+            404: OpenApiResponse(description="No such customer."),
+        },
+        tags=["usage"],
+    )
+    def get(self, request, external_id: str):
+        try:
+            report = customer_usage(external_customer_id=external_id, at=timezone.now())
+        except Customer.DoesNotExist:
+            raise NotFound(f"No customer with external_id {external_id!r}.") from None
+        return Response(_usage_json(report))

@@ -1,20 +1,23 @@
 """The invoice builder: what a subscription owes for a span of time, computed and never saved.
 
-One builder serves the cycle close, its dry run and the upcoming-invoice preview. Billing rules:
+One builder serves the cycle close, its dry run and the upcoming-invoice preview. It is handed a
+`Timeline` of the period (the period, its slices per plan version, whether it is the trial) and
+prices usage only through the charge ledger (invoices.services.ledger). Billing rules:
 
-- Period close (kind "subscription", period = the closed period): for each phase slice not yet
-  billed, the usage of each in-arrears charge of the slice's plan over the slice (from the
-  subscription's start for reset="never" meters) and, for an in-arrears plan, its base fee ×
-  the slice's share of the full period; plus the NEXT period's base fee when the plan in effect
-  then bills in advance (and the setup fee when that period is the first paid one after a
-  trial). A period cut short (immediate cancel, end date) credits the unused share of the fee
-  billed in advance for it.
+- Period close (kind "subscription", period = the closed period): for each slice not yet billed,
+  each charge of the slice's plan bills what the ledger says it still owes (in-arrears charges
+  always show a line, also at 0.00; on-demand charges only a remainder: a minimum true-up or
+  usage not invoiced yet) and, for an in-arrears plan, its base fee × the slice's share of the
+  full period; plus the NEXT period's base fee when the plan in effect then bills in advance
+  (and the setup fee when that period is the first paid one after a trial). A period cut short
+  (immediate cancel, end date) credits the unused share of the fee billed in advance for it.
 - Opening (period [started_at, started_at)): the first period's in-advance fee (prorated for a
   calendar anchor) and the setup fee. A subscription that starts with a trial has none: no fee
   during a trial, the fee starts with the first paid period.
 - Phase change (an upgrade inside a period, period [billed_from, change_at)): the old plan's
-  usage and in-arrears fee up to the change, a credit of the unused share of its in-advance
-  fee, and the new plan's in-advance fee for the rest of the period.
+  slice closed (its usage with its share of the minimum and cap) and in-arrears fee up to the
+  change, a credit of the unused share of its in-advance fee, and the new plan's in-advance fee
+  for the rest of the period.
 - A plan change exactly at a period's start, recorded after that period's fee was billed in
   advance on the old plan (a backdated change, or one at the very start of a subscription):
   the period's first invoice credits the old prepaid fee and charges the new plan's in-advance
@@ -22,13 +25,15 @@ One builder serves the cycle close, its dry run and the upcoming-invoice preview
 - Every line is rounded once, half-up, to the currency (rating.round_money).
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 
 from catalog.currencies import currency_exponent
-from catalog.models import BaseTiming, MeterReset, Plan
+from catalog.models import BaseTiming, Plan
 from customers.models import Subscription
 from customers.selectors import (
+    PhaseSlice,
     subscription_period_at,
     subscription_period_for,
     subscription_phases_for_period,
@@ -42,15 +47,9 @@ from invoices.services.drafts import (
     quantity_text,
     window_text,
 )
-from invoices.services.inputs import (
-    BuildContext,
-    PrepaidFee,
-    PricedCharge,
-    prepaid_covering,
-    unit_amount_of,
-)
-from metering.selectors import Usage
-from rating import ChargeSpec, Period, prorate, rate, round_money, seconds_between
+from invoices.services.inputs import BuildContext, PrepaidFee, prepaid_covering
+from invoices.services.ledger import billed_before, charge_owed, ledger_line
+from rating import Period, prorate, round_money, seconds_between
 from rating.money import DIVISION, decimal_string
 
 ZERO = Decimal("0")
@@ -60,6 +59,32 @@ def is_trial(*, subscription: Subscription, period: Period) -> bool:
     """Whether `period` is the subscription's trial (a period of its own, without fees)."""
     trial_ends_at = subscription.trial_ends_at
     return trial_ends_at is not None and period.start < trial_ends_at
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One billing period as the builder reads it, computed once: the period (with its full
+    bounds, for proration), its slices per plan version over [start, end), and whether it is
+    the trial."""
+
+    period: Period
+    slices: list[PhaseSlice]
+    trial: bool
+
+
+def timeline_of(
+    *, subscription: Subscription, cycle_start: datetime, start: datetime, end: datetime
+) -> Timeline:
+    """The timeline of the period starting at `cycle_start`, sliced over [start, end)."""
+    period = subscription_period_for(subscription=subscription, period_start=cycle_start)
+    slices = []
+    if start < end:
+        slices = subscription_phases_for_period(
+            subscription=subscription, period_start=start, period_end=end
+        )
+    return Timeline(
+        period=period, slices=slices, trial=is_trial(subscription=subscription, period=period)
+    )
 
 
 def opening_needed(*, subscription: Subscription) -> bool:
@@ -96,14 +121,11 @@ def build_phase_change(
     ctx: BuildContext,
 ) -> InvoiceDraft:
     """The invoice billing [billed_from, change_at) at once: the plan changed at change_at."""
-    period = subscription_period_for(subscription=subscription, period_start=cycle_start)
-    trial = is_trial(subscription=subscription, period=period)
-    slices = subscription_phases_for_period(
-        subscription=subscription, period_start=billed_from, period_end=change_at
+    timeline = timeline_of(
+        subscription=subscription, cycle_start=cycle_start, start=billed_from, end=change_at
     )
-    lines = _slice_lines(
-        subscription, slices, period=period, trial=trial, ctx=ctx, usage_until=None
-    )
+    period, trial, slices = timeline.period, timeline.trial, timeline.slices
+    lines = _slice_lines(subscription, timeline, ctx=ctx, usage_until=None)
     if not trial and billed_from == cycle_start:
         lines[:0] = _change_at_start_lines(subscription, ctx, period=period, until=change_at)
     if not trial:
@@ -146,16 +168,11 @@ def build_period_close(
 
     usage_until (the preview): usage is counted up to that moment only.
     """
-    period = subscription_period_for(subscription=subscription, period_start=cycle_start)
-    trial = is_trial(subscription=subscription, period=period)
-    slices = []
-    if billed_from < period_end:
-        slices = subscription_phases_for_period(
-            subscription=subscription, period_start=billed_from, period_end=period_end
-        )
-    lines = _slice_lines(
-        subscription, slices, period=period, trial=trial, ctx=ctx, usage_until=usage_until
+    timeline = timeline_of(
+        subscription=subscription, cycle_start=cycle_start, start=billed_from, end=period_end
     )
+    period, trial, slices = timeline.period, timeline.trial, timeline.slices
+    lines = _slice_lines(subscription, timeline, ctx=ctx, usage_until=usage_until)
     if slices and not trial and billed_from == cycle_start:
         lines[:0] = _change_at_start_lines(subscription, ctx, period=period, until=period_end)
     if slices and not trial and period_end < period.full_end:
@@ -186,29 +203,40 @@ def _bills_in_advance(plan: Plan) -> bool:
     return plan.base_timing == BaseTiming.IN_ADVANCE and plan.base_amount > 0
 
 
-def _slice_lines(subscription, slices, *, period, trial, ctx, usage_until) -> list[DraftLine]:
-    """Usage lines of each slice's plan, then its in-arrears fee (none during a trial)."""
+def _slice_lines(
+    subscription: Subscription, timeline: Timeline, *, ctx: BuildContext, usage_until
+) -> list[DraftLine]:
+    """Each slice closed: its charges' usage lines from the ledger, then its in-arrears fee (none
+    during a trial). usage_until (the preview): usage is counted up to that moment only."""
     lines: list[DraftLine] = []
+    period, slices = timeline.period, timeline.slices
     several = len(slices) > 1 or (
         bool(slices) and (slices[0].start, slices[0].end) != (period.start, period.end)
     )
     for piece in slices:
         suffix = f" ({piece.plan.name}, {window_text(piece.start, piece.end)})" if several else ""
+        until = piece.end if usage_until is None else min(piece.end, usage_until)
         for priced in ctx.plans.charges(piece.plan):
-            if priced.is_on_demand:
-                continue
-            lines.append(
-                usage_line(
-                    subscription,
-                    priced,
-                    start=piece.start,
-                    end=piece.end if usage_until is None else min(piece.end, usage_until),
-                    ctx=ctx,
-                    suffix=suffix,
-                )
+            owed = charge_owed(
+                subscription=subscription,
+                period_start=period.start,
+                piece=piece,
+                priced=priced,
+                until=until,
+                ctx=ctx,
+                trial=timeline.trial,
+                final=True,
             )
+            before = billed_before(owed, ctx)
+            if priced.is_on_demand and owed.amount == before.amount:
+                continue  # billed in full by the on-demand invoices
+            lines.append(ledger_line(owed, before, suffix=suffix))
         plan = piece.plan
-        if not trial and plan.base_timing == BaseTiming.IN_ARREARS and plan.base_amount > 0:
+        if (
+            not timeline.trial
+            and plan.base_timing == BaseTiming.IN_ARREARS
+            and plan.base_amount > 0
+        ):
             lines.append(
                 _fee_line(
                     plan,
@@ -220,50 +248,6 @@ def _slice_lines(subscription, slices, *, period, trial, ctx, usage_until) -> li
                 )
             )
     return lines
-
-
-def usage_line(
-    subscription: Subscription,
-    priced: PricedCharge,
-    *,
-    start: datetime,
-    end: datetime,
-    ctx: BuildContext,
-    suffix: str = "",
-) -> DraftLine:
-    """The charge's usage over [start, end) (from the start for reset="never"), rated."""
-    meter = priced.meter
-    window_start = subscription.started_at if meter.reset == MeterReset.NEVER else start
-    window_end = max(end, window_start)
-    usage = ctx.usage.read(
-        meter=meter,
-        external_customer_id=subscription.customer.external_id,
-        start=window_start,
-        end=window_end,
-    )
-    amount, breakdown = rated_usage(
-        priced.spec, usage, exponent=currency_exponent(subscription.plan.currency)
-    )
-    return DraftLine(
-        kind=LineKind.USAGE,
-        description=(priced.charge.description or meter.name) + suffix,
-        amount=amount,
-        quantity=usage.quantity,
-        unit_amount=unit_amount_of(priced),
-        plan=priced.charge.plan,
-        charge=priced.charge,
-        meter=meter,
-        breakdown=breakdown,
-        usage_start=window_start,
-        usage_end=window_end,
-    )
-
-
-def rated_usage(spec: ChargeSpec, usage: Usage, *, exponent: int) -> tuple[Decimal, dict]:
-    """(rounded amount, breakdown) of a period's usage priced by the charge."""
-    rating = rate(spec, usage.quantity, event_count=usage.event_count)
-    breakdown = {**rating.as_dict(), "event_count": usage.event_count}
-    return round_money(rating.amount, exponent=exponent), breakdown
 
 
 def _advance_lines(plan: Plan, period: Period, *, with_setup: bool) -> list[DraftLine]:

@@ -33,11 +33,7 @@ from invoices.services.drafts import InvoiceDraft
 from invoices.services.grace import drafts_settle
 from invoices.services.inputs import BuildContext
 from invoices.services.late_events import events_flag_late
-from invoices.services.on_demand import (
-    build_on_demand_window,
-    on_demand_subscription_ids,
-    on_demand_windows_due,
-)
+from invoices.services.on_demand import on_demand_drafts, on_demand_subscription_ids
 from invoices.services.persist import invoice_create_from_draft, invoices_create_from_drafts
 from invoices.services.prefetch import usage_prime_due
 from invoices.services.steps import (
@@ -170,6 +166,7 @@ def subscription_bill_due(
                 if draft is not None:
                     invoice = invoice_create_from_draft(draft=draft, at=at)
                     ctx.prepaid.pop(subscription.pk, None)
+                    ctx.billed.forget(subscription.pk)
         except IntegrityError:
             if _other_worker_issued(subscription_id, draft):
                 logger.info("Subscription #%s: another worker issued %s.", subscription_id, step)
@@ -223,6 +220,7 @@ def subscriptions_close_periods(
         return [], set()
     for subscription, _, phases in ready:
         ctx.prepaid.pop(subscription.pk, None)
+        ctx.billed.forget(subscription.pk)
         if not _more_due(subscription, phases, at):
             settled.add(subscription.pk)
     return invoices, settled
@@ -257,21 +255,13 @@ def subscription_bill_on_demand(
 ) -> list[Invoice]:
     """Issue the on-demand invoices of the windows closed by `at`, in order."""
     ctx = ctx or BuildContext()
-    invoices = []
-    with transaction.atomic():
-        subscription = _locked_subscription(subscription_id)
-        windows = on_demand_windows_due(subscription=subscription, at=at, ctx=ctx)
-        for position, (window_start, window_end) in enumerate(windows):
-            draft = build_on_demand_window(
-                subscription=subscription,
-                window_start=window_start,
-                window_end=window_end,
-                ctx=ctx,
-                catch_up_late=position == 0,
-            )
-            if draft is not None:
-                invoices.append(invoice_create_from_draft(draft=draft, at=at))
-    return invoices
+    try:
+        with transaction.atomic():
+            subscription = _locked_subscription(subscription_id)
+            drafts = list(on_demand_drafts(subscription=subscription, at=at, ctx=ctx))
+            return invoices_create_from_drafts(drafts=drafts, at=at) if drafts else []
+    finally:
+        ctx.billed.forget(subscription_id)
 
 
 def subscriptions_bill(

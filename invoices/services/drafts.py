@@ -1,10 +1,11 @@
 """Invoices in memory: the lines and totals the cycle close saves and the preview shows as is.
 
-Money rules (DESIGN §3 "Money"): each line is rounded once, half-up, to the currency's minor
-unit; subtotal = Σ rounded lines; discount 0 until coupons exist; tax = round(taxable × rate)
-with rate 0 until taxes exist (`invoice_tax_rate` is the hook); total = subtotal − discount +
-tax; credits_applied 0 until wallets exist; amount_due = max(total − credits_applied, 0). A
-negative total (a proration credit larger than the charges) is kept: nothing is due then.
+Money rules (docs/architecture.md, "Money"): each line is rounded once, half-up, to the
+currency's minor unit; subtotal = Σ rounded lines; discount 0 until coupons exist; tax =
+round(taxable × rate) with rate 0 until taxes exist (`invoice_tax_rate` is the hook); total =
+subtotal − discount + tax; credits_applied 0 until wallets exist; amount_due =
+max(total − credits_applied, 0). A negative total (a proration credit larger than the
+charges) is kept: nothing is due then.
 """
 
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ class DraftLine:
     breakdown: dict = field(default_factory=dict)
     usage_start: datetime | None = None
     usage_end: datetime | None = None
+    # What the charge ledger says this line bills (usage lines only): the slice's price so far
+    # (invoices.services.ledger.Owed) and what was billed of it before.
+    owed: object | None = None
+    before: object | None = None
     # An unsaved line has no id; the API shows null for it (the preview).
     id: int | None = None
     position: int = 0

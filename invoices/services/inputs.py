@@ -1,4 +1,5 @@
-"""What the invoice builder reads: plans' charges, usage, and the fees already billed in advance.
+"""What the invoice builder reads: plans' charges, usage, what the ledger says was billed, and
+the fees already billed in advance.
 
 The builder reads only through a `BuildContext`, so the cycle close can prime it with bulk
 reads (all due customers' usage in one query per meter and window) while the preview and the
@@ -13,7 +14,7 @@ from decimal import Decimal
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, PricingModel
 from catalog.selectors import charge_spec
 from customers.models import Subscription
-from invoices.models import InvoiceLine, InvoiceStatus, LineKind
+from invoices.models import InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
 from metering.selectors import Usage, usage_for_period
 from rating import ChargeSpec
 
@@ -120,6 +121,83 @@ class UsageReader:
         self._known.clear()
 
 
+@dataclass(frozen=True)
+class SliceKey:
+    """One charge in one slice of one billing period: the ledger's unit of account."""
+
+    subscription_id: int
+    charge_id: int
+    period_start: datetime
+    slice_start: datetime
+
+
+@dataclass(frozen=True)
+class Billed:
+    """One ledger entry as the builder reads it: what a line billed, up to which moment."""
+
+    usage_until: datetime
+    quantity: Decimal
+    event_count: int
+    amount: Decimal
+    line_id: int | None = None
+
+
+class BilledBook:
+    """What the ledger holds per slice key, read once per (subscription, period) and kept in step
+    with what this run writes (or, in a dry run, simulates)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[SliceKey, list[Billed]] = {}
+        self._loaded: set[tuple[int, datetime]] = set()
+
+    def prime(self, pairs: Iterable[tuple[int, datetime]]) -> None:
+        """Read the entries of many (subscription id, period start) pairs in one query."""
+        missing = {pair for pair in pairs if pair not in self._loaded}
+        if not missing:
+            return
+        rows = (
+            LedgerEntry.objects.filter(
+                subscription_id__in={sub for sub, _ in missing},
+                period_start__in={start for _, start in missing},
+            )
+            .exclude(invoice__status=InvoiceStatus.VOID)
+            .values_list(
+                "subscription_id",
+                "charge_id",
+                "period_start",
+                "slice_start",
+                "usage_until",
+                "quantity",
+                "event_count",
+                "amount",
+                "line_id",
+            )
+            .order_by("usage_until", "id")
+        )
+        for sub, charge, period_start, slice_start, until, quantity, events, amount, line in rows:
+            if (sub, period_start) in missing:
+                key = SliceKey(sub, charge, period_start, slice_start)
+                self._entries.setdefault(key, []).append(
+                    Billed(until, quantity, events, amount, line)
+                )
+        self._loaded |= missing
+
+    def entries(self, key: SliceKey) -> list[Billed]:
+        self.prime([(key.subscription_id, key.period_start)])
+        return self._entries.get(key, [])
+
+    def add(self, key: SliceKey, billed: Billed) -> None:
+        """Record an entry a dry run simulated (a real write calls `forget` instead)."""
+        self.prime([(key.subscription_id, key.period_start)])
+        self._entries.setdefault(key, []).append(billed)
+
+    def forget(self, subscription_id: int) -> None:
+        """Drop what is known of a subscription (read again after a write that rolled back)."""
+        self._loaded = {pair for pair in self._loaded if pair[0] != subscription_id}
+        for key in [key for key in self._entries if key.subscription_id == subscription_id]:
+            del self._entries[key]
+
+
 @dataclass
 class BuildContext:
     """Everything the builder reads besides the subscription itself.
@@ -130,6 +208,7 @@ class BuildContext:
 
     plans: PlanBook = field(default_factory=PlanBook)
     usage: UsageReader = field(default_factory=UsageReader)
+    billed: BilledBook = field(default_factory=BilledBook)
     prepaid: dict[int, list[PrepaidFee]] = field(default_factory=dict)
 
     def prepaid_fees(self, subscription: Subscription) -> list[PrepaidFee]:

@@ -1,4 +1,4 @@
-"""Saving a computed invoice, and refreshing a draft's usage lines as late events arrive.
+"""Saving a computed invoice with its ledger entries, and refreshing a draft as late events arrive.
 
 Grace period: an invoice with usage lines is saved as a draft until grace_until = period end +
 the customer's invoice_grace_period_hours; the close refreshes it on each run and finalizes it
@@ -8,17 +8,16 @@ An invoice without usage (an opening fee) has nothing to wait for and is finaliz
 
 from datetime import datetime, timedelta
 
-from catalog.currencies import currency_exponent
-from catalog.models import Charge
-from catalog.selectors import charge_spec
+from django.db.models import Prefetch
+
+from customers.models import Subscription, SubscriptionPhase
 from invoices.documents import invoice_on_finalized
-from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
-from invoices.services.builder import rated_usage
+from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
+from invoices.services.builder import timeline_of
 from invoices.services.drafts import InvoiceDraft, draft_totals
+from invoices.services.inputs import BuildContext
+from invoices.services.ledger import billed_before, charge_owed, ledger_line
 from invoices.services.numbering import finalization_fields, invoice_numbers_take
-from invoices.services.on_demand import rated_increment
-from metering.selectors import Usage, usage_for_period
-from rating.money import to_decimal
 
 TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
 
@@ -29,10 +28,11 @@ def invoice_create_from_draft(*, draft: InvoiceDraft, at: datetime) -> Invoice:
 
 
 def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> list[Invoice]:
-    """Save computed invoices and their lines; those whose grace is over are finalized at once.
+    """Save computed invoices, their lines and ledger entries; those whose grace is over are
+    finalized at once.
 
     Call inside the close's transaction: finalized invoices are numbered (in order) and handed
-    to the documents (PDF, email) in it. Three statements whatever the number of invoices.
+    to the documents (PDF, email) in it. Four statements whatever the number of invoices.
     """
     graces = [_grace_until(draft, at) for draft in drafts]
     finals = [grace_until <= at for grace_until in graces]
@@ -59,15 +59,41 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
             )
         )
     Invoice.objects.bulk_create(invoices)
-    InvoiceLine.objects.bulk_create(
-        _line_row(invoice, line)
+    pairs = [
+        (invoice, line, _line_row(invoice, line))
         for invoice, draft in zip(invoices, drafts, strict=True)
         for line in draft.lines
+    ]
+    InvoiceLine.objects.bulk_create(row for _, _, row in pairs)
+    LedgerEntry.objects.bulk_create(
+        ledger_entry(invoice=invoice, row=row, owed=line.owed)
+        for invoice, line, row in pairs
+        if line.owed is not None
     )
     for invoice, final in zip(invoices, finals, strict=True):
         if final:
             invoice_on_finalized(invoice=invoice)
     return invoices
+
+
+def ledger_entry(*, invoice: Invoice, row: InvoiceLine, owed) -> LedgerEntry:
+    """The ledger's record of what a saved usage line bills."""
+    key = owed.key
+    return LedgerEntry(
+        line=row,
+        invoice=invoice,
+        subscription_id=key.subscription_id,
+        charge_id=key.charge_id,
+        period_start=key.period_start,
+        slice_start=key.slice_start,
+        slice_end=owed.piece.end,
+        window_start=owed.window_start,
+        usage_until=owed.until,
+        quantity=owed.usage.quantity,
+        event_count=owed.usage.event_count,
+        owed=owed.amount,
+        amount=row.amount,
+    )
 
 
 def _grace_until(draft: InvoiceDraft, at: datetime) -> datetime:
@@ -96,33 +122,38 @@ def _line_row(invoice: Invoice, line) -> InvoiceLine:
     )
 
 
-def invoice_refresh_usage(*, invoice: Invoice, at: datetime) -> bool:
-    """Re-read and re-rate a draft's usage lines over their windows; True when anything changed.
-
-    The caller holds the invoice's row lock and has checked it is a draft. Fee lines do not
-    depend on events and stay as they are. usage_read_at becomes `at`.
-    """
-    lines = list(
-        invoice.lines.filter(kind=LineKind.USAGE, charge__isnull=False, meter__isnull=False)
-        .select_related("meter")
-        .prefetch_related("charge__tiers")
+def _with_phases(subscription_id: int) -> Subscription:
+    return (
+        Subscription.objects.select_related("customer", "plan")
+        .prefetch_related(
+            Prefetch("phases", queryset=SubscriptionPhase.objects.select_related("plan"))
+        )
+        .get(pk=subscription_id)
     )
+
+
+def invoice_refresh_usage(*, invoice: Invoice, at: datetime) -> bool:
+    """Re-price a draft's closing usage lines through the ledger; True when anything changed.
+
+    The caller holds the invoice's row lock and has checked it is a draft. Each line that
+    closes a slice is priced again with the usage now known (minus what other invoices billed of
+    the slice); on-demand lines are not: later windows and the close bill what arrives after
+    them. Fee lines do not depend on events. usage_read_at becomes `at`.
+    """
+    entries = [
+        entry
+        for entry in LedgerEntry.objects.filter(invoice=invoice).select_related("line")
+        if entry.line.breakdown.get("final")
+    ]
     invoice.usage_read_at = at
-    if not lines:
-        invoice.save(update_fields=["usage_read_at", "updated_at"])
-        return False
-    exponent = currency_exponent(invoice.currency)
-    customer_id = invoice.customer.external_id
-    changed = []
-    for line in lines:
-        amount, quantity, breakdown = _rerated(line, line.charge, customer_id, exponent)
-        if (amount, quantity, breakdown) != (line.amount, line.quantity, line.breakdown):
-            line.amount, line.quantity, line.breakdown = amount, quantity, breakdown
-            changed.append(line)
+    changed = _reprice(invoice, entries) if entries else []
     if not changed:
         invoice.save(update_fields=["usage_read_at", "updated_at"])
         return False
-    InvoiceLine.objects.bulk_update(changed, ["amount", "quantity", "breakdown"])
+    InvoiceLine.objects.bulk_update(
+        [entry.line for entry in changed], ["amount", "quantity", "breakdown"]
+    )
+    LedgerEntry.objects.bulk_update(changed, ["quantity", "event_count", "owed", "amount"])
     totals = draft_totals(
         lines=list(invoice.lines.all()), customer=invoice.customer, currency=invoice.currency
     )
@@ -132,27 +163,40 @@ def invoice_refresh_usage(*, invoice: Invoice, at: datetime) -> bool:
     return True
 
 
-def _rerated(line: InvoiceLine, charge: Charge, customer_id: str, exponent: int):
-    spec = charge_spec(charge=charge)
-    meter = line.meter
-
-    def usage(start, end) -> Usage:
-        if end <= start:
-            return Usage(quantity=to_decimal("0"), event_count=0)
-        return usage_for_period(meter=meter, external_customer_id=customer_id, start=start, end=end)
-
-    cumulative_from = line.breakdown.get("cumulative_from")
-    if cumulative_from:
-        # An on-demand line: the increment of the phase's cumulative usage over its window.
-        origin = _moment(cumulative_from)
-        before, after = usage(origin, line.usage_start), usage(origin, line.usage_end)
-        amount, breakdown = rated_increment(spec, before=before, after=after, exponent=exponent)
-        breakdown["cumulative_from"] = cumulative_from
-        return amount, after.quantity - before.quantity, breakdown
-    current = usage(line.usage_start, line.usage_end)
-    amount, breakdown = rated_usage(spec, current, exponent=exponent)
-    return amount, current.quantity, breakdown
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def _reprice(invoice: Invoice, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """The entries (and their lines) whose price changed, updated in memory."""
+    subscription = _with_phases(invoice.subscription_id)
+    ctx = BuildContext()
+    changed = []
+    for entry in entries:
+        timeline = timeline_of(
+            subscription=subscription,
+            cycle_start=entry.period_start,
+            start=entry.slice_start,
+            end=entry.slice_end,
+        )
+        piece = timeline.slices[0]
+        priced = next(p for p in ctx.plans.charges(piece.plan) if p.charge.pk == entry.charge_id)
+        owed = charge_owed(
+            subscription=subscription,
+            period_start=entry.period_start,
+            piece=piece,
+            priced=priced,
+            until=entry.usage_until,
+            ctx=ctx,
+            trial=timeline.trial,
+            final=True,
+        )
+        fresh = ledger_line(owed, billed_before(owed, ctx, excluding_line=entry.line_id))
+        line = entry.line
+        if (fresh.amount, fresh.quantity, fresh.breakdown) == (
+            line.amount,
+            line.quantity,
+            line.breakdown,
+        ):
+            continue
+        line.amount, line.quantity, line.breakdown = fresh.amount, fresh.quantity, fresh.breakdown
+        entry.quantity, entry.event_count = owed.usage.quantity, owed.usage.event_count
+        entry.owed, entry.amount = owed.amount, fresh.amount
+        changed.append(entry)
+    return changed

@@ -28,6 +28,7 @@ def usage_prime_due(*, ctx: BuildContext, subscriptions: list[Subscription], at:
     were primed.
     """
     windows: dict[tuple, set[str]] = defaultdict(set)
+    billed: list[tuple[int, datetime]] = []
     meters = {}
     for subscription in subscriptions:
         start, end = subscription.current_period_start, subscription.current_period_end
@@ -41,13 +42,14 @@ def usage_prime_due(*, ctx: BuildContext, subscriptions: list[Subscription], at:
         if len(phases) != 1 or phases[0].starts_at > start:
             continue  # a plan change inside the period: read as the builder goes
         ctx.plans.prime([phases[0].plan])
+        billed.append((subscription.pk, start))
         for priced in ctx.plans.charges(phases[0].plan):
-            if priced.is_on_demand:
-                continue
             meter = priced.meter
             meters[meter.pk] = meter
-            window_start = subscription.started_at if meter.reset == MeterReset.NEVER else start
+            # The ledger's accumulation window (invoices.services.ledger).
+            window_start = phases[0].starts_at if meter.reset == MeterReset.NEVER else start
             windows[(meter.pk, window_start, end)].add(subscription.customer.external_id)
+    ctx.billed.prime(billed)  # what the ledger holds of those periods, in one query
     primed = 0
     for (meter_id, start, end), customer_ids in windows.items():
         ids = sorted(customer_ids)

@@ -17,7 +17,7 @@ from enum import StrEnum
 from django.db.models import F, Max
 
 from customers.models import Subscription
-from customers.selectors import subscription_period_at, subscription_phases
+from customers.selectors import period_after, subscription_phases
 from invoices.models import Invoice, InvoiceKind
 from invoices.services.builder import (
     build_opening,
@@ -120,7 +120,11 @@ def state_after(*, subscription: Subscription, state: BillingState, step: Step) 
         return replace(state, opening_billed=True)
     if step.kind == StepKind.PHASE_CHANGE:
         return replace(state, billed_from=step.period_end)
-    following = subscription_period_at(subscription=subscription, at=step.period_end)
+    following = period_after(
+        subscription=subscription,
+        phases=subscription_phases(subscription=subscription),
+        boundary=step.period_end,
+    )
     if following is None:
         return replace(state, cycle_start=None, cycle_end=None, billed_from=None)
     return replace(

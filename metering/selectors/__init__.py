@@ -1,9 +1,9 @@
-"""Reads of the metering app: usage per meter, event diagnosis, the customer's usage so far.
+"""Reads of the metering app: usage per meter and window, event diagnosis, usage series.
 
-The single seam where a columnar store would take over the event reads (DESIGN §5).
+The single seam where a columnar store would take over the event reads
+(docs/architecture.md, "Scaling out").
 """
 
-from metering.selectors.customer_usage import CustomerUsage, MeterUsage, customer_usage
 from metering.selectors.diagnosis import (
     EventDiagnosis,
     EventStatus,
@@ -26,7 +26,6 @@ from metering.selectors.usage import (
 )
 
 __all__ = [
-    "CustomerUsage",
     "EventDiagnosis",
     "EventStatus",
     "MeterVerdict",
@@ -34,8 +33,6 @@ __all__ = [
     "event_status",
     "events_filter_status",
     "events_with_status",
-    "MeterUsage",
-    "customer_usage",
     "GroupUsage",
     "Usage",
     "UsageBucket",

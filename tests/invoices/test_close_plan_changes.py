@@ -162,8 +162,9 @@ def test_trial_has_no_fee_and_the_setup_fee_comes_with_the_first_paid_period():
 
     trial = Invoice.objects.get()
     assert (trial.period_start, trial.period_end) == (utc(2026, 4, 1), utc(2026, 4, 15))
+    # A free trial is free: its usage shows at 0.00 (trial_bills_usage bills it).
     assert lines_of(trial) == [
-        ("usage", "Api Calls", Decimal("1.00")),
+        ("usage", "Api Calls (free trial)", Decimal("0.00")),
         ("base_fee", "Scale fee, Apr 15 – May 14, 2026 (in advance)", Decimal("199.00")),
         ("setup_fee", "Scale setup fee", Decimal("50.00")),
     ]

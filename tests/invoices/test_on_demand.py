@@ -92,13 +92,28 @@ def test_daily_billing_makes_one_invoice_per_day(tokens_subscription):
     ]
 
 
-def test_the_period_invoice_leaves_on_demand_usage_out(tokens_subscription):
+def test_the_period_invoice_leaves_out_what_on_demand_invoices_billed(tokens_subscription):
+    cycles_close(at=utc(2026, 4, 1, 14, 5))
     cycles_close(at=utc(2026, 5, 1))
 
     period = Invoice.objects.get(kind="subscription")
     assert period.lines.count() == 0
     assert period.total == Decimal("0")
     assert sum(i.total for i in on_demand_invoices()) == Decimal("125.00")
+
+
+def test_a_close_that_comes_first_bills_what_no_on_demand_invoice_billed(tokens_subscription):
+    cycles_close(at=utc(2026, 4, 1, 11, 5))  # the 10:00 window: 80 @ 1.00
+    cycles_close(at=utc(2026, 5, 1))  # the period closes before the other windows were billed
+
+    period = Invoice.objects.get(kind="subscription")
+    line = period.lines.get()
+    assert (line.description, line.quantity, line.amount) == (
+        "Tokens, rest of the period",
+        Decimal("70"),
+        Decimal("45.00"),  # 20 @ 1.00 + 50 @ 0.50: the period's 125.00 less the 80.00 billed
+    )
+    assert [i.total for i in on_demand_invoices()] == [Decimal("80.00")]
 
 
 def test_usage_that_arrives_late_for_an_invoiced_hour_is_charged_once_on_the_next_invoice(
@@ -119,11 +134,10 @@ def test_usage_that_arrives_late_for_an_invoiced_hour_is_charged_once_on_the_nex
     rows = [
         (line.kind, line.description, line.quantity, line.amount) for line in latest.lines.all()
     ]
-    assert rows == [
-        # 40 late units from 150 to 190 cumulative, all at 0.50
-        ("adjustment", "Tokens, late usage before Apr 1, 2026, 14:00", 40, Decimal("20.00")),
-        ("usage", "Tokens", 5, Decimal("2.50")),
-    ]
+    # 40 late units and 5 new ones: cumulative 150 → 195, all at 0.50, on one line.
+    assert rows == [("usage", "Tokens", 45, Decimal("22.50"))]
+    breakdown = latest.lines.get().breakdown
+    assert (breakdown["cumulative_before"], breakdown["cumulative_after"]) == ("150", "195")
     # Every unit is charged once: the invoices add up to the tiers on the total of 195 units.
     assert sum(i.total for i in invoices) == Decimal("100") + Decimal("95") * Decimal("0.50")
     assert len(invoices) == 4
