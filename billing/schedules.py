@@ -5,6 +5,7 @@ from django_q.models import Schedule
 # name → (task path, minutes between runs)
 SCHEDULES = {
     "close-cycles": ("invoices.tasks.close_cycles_task", 1),
+    "verify-invoices": ("invoices.tasks.verify_invoices_task", 24 * 60),
     "render-missing-invoice-pdfs": ("invoices.document_tasks.render_missing_pdfs_task", 10),
 }
 

@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from catalog.currencies import money_display
 from invoices.admin.display import line_rows, totals_rows
@@ -64,6 +65,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         ("Period", {"fields": ["period_start", "period_end", "grace_until"]}),
         ("Issue", {"fields": ["issued_at", "due_date", "voided_at", "paid_at"]}),
         ("Document", {"fields": ["document_links", "pdf_rendered_at", "emailed_at"]}),
+        ("Verification", {"fields": ["verification"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -84,6 +86,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             "document_links",
             "pdf_rendered_at",
             "emailed_at",
+            "verification",
         ]
 
     def has_add_permission(self, request):
@@ -127,6 +130,31 @@ class InvoiceAdmin(admin.ModelAdmin):
             pdf,
             page,
         )
+
+    @admin.display(description="Recomputed from its events")
+    def verification(self, invoice: Invoice) -> str:
+        """What verify_invoices found: "verified at …", or each line's drift."""
+        if invoice.verification_drift:
+            return format_html_join(
+                mark_safe("<br>"),
+                "Drift on “{}”: expected {} for {}, stored {} for {} (events {} → {}{})",
+                (
+                    (
+                        row["description"],
+                        row["expected_amount"],
+                        row["expected_quantity"],
+                        row["stored_amount"],
+                        row["stored_quantity"],
+                        row["window_start"][:16].replace("T", " "),
+                        row["window_end"][:16].replace("T", " "),
+                        f"; {row['late_events']} arrived late" if row["late_events"] else "",
+                    )
+                    for row in invoice.verification_drift
+                ),
+            )
+        if invoice.verified_at:
+            return f"Verified at {invoice.verified_at:%Y-%m-%d %H:%M} UTC: matches its events"
+        return "Not verified yet (verify_invoices runs daily)"
 
     # --- the invoice page ---------------------------------------------------------------------
 

@@ -91,6 +91,11 @@ class InvoiceSerializer(serializers.Serializer):
     issued_at = serializers.DateTimeField(allow_null=True)
     due_date = serializers.DateField(allow_null=True)
     grace_until = serializers.DateTimeField(allow_null=True)
+    verified_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When verify_invoices last recomputed its usage lines from the raw events "
+        "and the ledger and found them equal (null: not yet, or drift was found).",
+    )
     lines = serializers.SerializerMethodField()
     pdf_url = serializers.SerializerMethodField()
     hosted_url = serializers.SerializerMethodField()

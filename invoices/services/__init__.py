@@ -4,7 +4,8 @@ Modules: drafts (invoices in memory, totals), inputs (what the builder reads), b
 subscription owes, shared by the close, its dry run and the preview), steps (which invoice is
 due next), on_demand, persist (saving, refreshing drafts), numbering, lifecycle (finalize,
 void, uncollectible), grace (drafts in grace), late_events, prefetch (bulk usage reads),
-workers (the close shared among processes), cycles (the close itself).
+workers (the close shared among processes), cycles (the close itself), ledger (what a charge
+owes for a slice of a period), verification (issued invoices recomputed from their events).
 """
 
 from invoices.services.cycles import (
@@ -23,10 +24,12 @@ from invoices.services.lifecycle import (
     invoice_void,
 )
 from invoices.services.persist import invoice_refresh_usage
+from invoices.services.verification import VerificationReport, invoices_verify
 
 __all__ = [
     "CloseReport",
     "InvoiceStateError",
+    "VerificationReport",
     "cycles_close",
     "drafts_settle",
     "events_flag_late",
@@ -34,6 +37,7 @@ __all__ = [
     "invoice_mark_uncollectible",
     "invoice_refresh_usage",
     "invoice_void",
+    "invoices_verify",
     "subscription_bill_due",
     "subscription_bill_on_demand",
     "subscriptions_close_periods",

@@ -76,6 +76,7 @@ class InvoiceDraft:
     issued_at: None = None
     due_date: None = None
     grace_until: None = None
+    verified_at: None = None
 
     @property
     def subtotal(self) -> Decimal:
