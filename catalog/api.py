@@ -1,4 +1,4 @@
-"""Catalog API views (DESIGN §4): meters, plans (latest version, versioned changes), price preview.
+"""Catalog API views (docs/api.md): meters, plans (latest version, versions), price preview.
 
 Each view validates its body with a serializer and calls one service or selector; refusals come
 back as field errors (400), an existing code as 409, an unknown code as 404.

@@ -1,6 +1,6 @@
 """Demo data for the catalog app, loaded by `manage.py seed_demo` (idempotent).
 
-The meters and the plans of DESIGN's worked examples, by the codes other apps' demo data and
+The meters and the plans of worked examples in docs/api.md, by the codes other apps' demo data and
 scenario tests use. An existing code is left as it is, so re-running never duplicates or edits.
 """
 

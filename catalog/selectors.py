@@ -1,8 +1,8 @@
 """Catalog reads: the latest version of a plan, whether a plan is frozen, charges as rating specs.
 
 Subscriptions live in the customers app, which may not import us back and which catalog may not
-import (DESIGN §2): "in use" is read through the reverse relations customers declares on Plan
-(`subscriptions`, `phases`), and is simply False while those models do not exist yet.
+import (docs/architecture.md): "in use" is read through the reverse relations customers declares
+on Plan (`subscriptions`, `phases`), and is simply False while those models do not exist yet.
 """
 
 from collections.abc import Mapping

@@ -1,4 +1,4 @@
-"""API shapes of the catalog (DESIGN §4): meters, plans with charges and tiers, price previews.
+"""API shapes of the catalog (docs/api.md): meters, plans with charges and tiers, price previews.
 
 Input serializers check types and refuse unknown fields; the pricing rules themselves are the
 services' (and rating's). Output serializers print money as decimal strings with at least the

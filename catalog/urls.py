@@ -1,4 +1,4 @@
-"""API routes of the catalog app, mounted under /api/v1/ (no trailing slashes, DESIGN §4)."""
+"""API routes of the catalog app, mounted under /api/v1/ (no trailing slashes, docs/api.md)."""
 
 from django.urls import path
 

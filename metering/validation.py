@@ -58,7 +58,7 @@ def loads(text: str | bytes):
 
 
 def event_validate(*, payload: object, at: datetime) -> EventRow:
-    """Check one event against DESIGN §4; raise EventInvalid listing every problem."""
+    """Check one event against docs/api.md; raise EventInvalid listing every problem."""
     if type(payload) is not dict:
         raise EventInvalid({"non_field_errors": ["An event must be a JSON object."]})
     errors: dict[str, list[str]] = {}

@@ -87,7 +87,7 @@ _SPEC_NUMBERS = (
 
 @dataclass(frozen=True, slots=True)
 class ChargeSpec:
-    """A charge's pricing in the fields of DESIGN §3 "Charges"; `rate` is a percent (2.9)."""
+    """A charge's pricing in the fields of docs/api.md, "Plans"; `rate` is a percent (2.9)."""
 
     model: str
     unit_amount: Decimal | None = None

@@ -1,4 +1,4 @@
-"""The pricing models of DESIGN §3 "Charges": a quantity in, an exact amount and its breakdown out.
+"""The pricing models of docs/api.md, "Plans": a quantity in, an exact amount and its breakdown out.
 
 Each model is one short function from (spec, billable quantity) to breakdown lines; `rate` takes
 free units off first and applies the minimum commitment and the cap after; `allowances_share`

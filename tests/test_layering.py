@@ -1,4 +1,4 @@
-"""The layering rules of DESIGN §2 hold: rating is pure, lower apps never import higher ones."""
+"""Layering (docs/architecture.md): rating is pure, lower apps never import higher ones."""
 
 import subprocess
 import sys

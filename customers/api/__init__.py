@@ -1,1 +1,1 @@
-"""The customers and subscriptions REST API (DESIGN §4): serializers and views."""
+"""The customers and subscriptions REST API (docs/api.md): serializers and views."""

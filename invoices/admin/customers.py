@@ -1,7 +1,7 @@
 """The customer page gains its upcoming invoice and latest invoices.
 
-customers may not import invoices (DESIGN §2), so the invoices app re-registers the customer
-admin as a subclass of the customers app's one, adding a page and a section.
+customers may not import invoices (docs/architecture.md), so the invoices app re-registers the
+customer admin as a subclass of the customers app's one, adding a page and a section.
 """
 
 from django.contrib import admin

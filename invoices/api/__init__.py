@@ -1,1 +1,1 @@
-"""The invoices API (DESIGN §4): invoices, a usage line's events, actions, the upcoming invoice."""
+"""The invoices API (docs/api.md): invoices, a line's events, actions, upcoming invoice, usage."""

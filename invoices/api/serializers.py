@@ -1,4 +1,4 @@
-"""API shapes of invoices (DESIGN §4). Money is a decimal string with the currency's decimals.
+"""API shapes of invoices (docs/api.md). Money is a decimal string with the currency's decimals.
 
 The same serializers show a saved Invoice and an unsaved InvoiceDraft (the upcoming invoice):
 "id", "number" and the links are null for a draft that was never saved.

@@ -1,4 +1,4 @@
-"""Meters over the API (DESIGN §4): create, list, read, change, and the refusals."""
+"""Meters over the API (docs/api.md): create, list, read, change, and the refusals."""
 
 import pytest
 

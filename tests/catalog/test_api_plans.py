@@ -1,4 +1,4 @@
-"""Plans over the API (DESIGN §4): create with charges and tiers, read, and every refusal."""
+"""Plans over the API (docs/api.md): create with charges and tiers, read, and every refusal."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The invoices API: list and detail in DESIGN §4's shape, drill-down, actions, upcoming invoice."""
+"""The invoices API: list and detail as docs/api.md shows them, drill-down, actions, upcoming."""
 
 import pytest
 

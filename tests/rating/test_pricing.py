@@ -1,4 +1,4 @@
-"""The worked examples of DESIGN §3 "Charges", one row each, and the breakdowns a person reads."""
+"""The worked examples of docs/api.md, "Plans", one row each, and the breakdowns a person reads."""
 
 from decimal import Decimal
 
