@@ -11,7 +11,9 @@ meter in March (COPY). Then it times, through the production service `cycles_clo
 
 1. the close at 2026-04-01 00:05, in --workers processes: N invoices of 4 lines, numbered
    and finalized (each one queues its PDF task on commit, as in production);
-2. a second run at the same moment (nothing left to do: the idempotence check's cost).
+2. a second run at the same moment (nothing left to do: the idempotence check's cost);
+3. `invoices_verify` (what `manage.py verify_invoices` and its daily schedule run): every
+   invoice's usage lines recomputed from the raw events and the charge ledger.
 
 It checks that every invoice has the expected total and prints the figures.
 Target: ≤ 60 s for 10,000. The figures and the machine go in docs/performance.md.
@@ -204,7 +206,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from invoices.models import Invoice, InvoiceLine
-    from invoices.services import cycles_close
+    from invoices.services import cycles_close, invoices_verify
 
     try:
         call_command("migrate", verbosity=0)
@@ -218,6 +220,9 @@ def main() -> None:
             lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
         )
         again, second = timed("second run (nothing due)", lambda: cycles_close(at=CLOSE_AT))
+        verification, verify_seconds = timed(
+            "verify_invoices", lambda: invoices_verify(at=CLOSE_AT + timedelta(days=1))
+        )
 
         invoices = Invoice.objects.filter(status="finalized")
         wrong = invoices.exclude(total=expected_total).count()
@@ -234,6 +239,11 @@ def main() -> None:
         print(f"close                      {first:.1f} s ({rate:.0f} subscriptions/s)")
         print(f"second run                 {second:.2f} s ({len(again.created)} created)")
         print(f"target                     ≤ 60 s for 10,000: {'met' if first <= 60 else 'MISSED'}")
+        print(
+            f"verify_invoices            {verify_seconds:.1f} s for {verification.checked} "
+            f"invoices ({verification.checked / verify_seconds:.0f}/s), "
+            f"{len(verification.drifted)} with drift"
+        )
     finally:
         if not args.keep:
             drop_database(args.database_url)
