@@ -144,15 +144,16 @@ class Billed:
 
 class BilledBook:
     """What the ledger holds per slice key, read once per (subscription, period) and kept in step
-    with what this run writes (or, in a dry run, simulates)."""
+    with what this run writes (or, in a dry run, simulates). Kept per subscription, so that
+    forgetting one after a write costs nothing whatever the size of the run."""
 
     def __init__(self) -> None:
-        self._entries: dict[SliceKey, list[Billed]] = {}
-        self._loaded: set[tuple[int, datetime]] = set()
+        self._entries: dict[int, dict[SliceKey, list[Billed]]] = {}
+        self._loaded: dict[int, set[datetime]] = {}
 
     def prime(self, pairs: Iterable[tuple[int, datetime]]) -> None:
         """Read the entries of many (subscription id, period start) pairs in one query."""
-        missing = {pair for pair in pairs if pair not in self._loaded}
+        missing = {pair for pair in pairs if pair[1] not in self._loaded.get(pair[0], ())}
         if not missing:
             return
         rows = (
@@ -177,25 +178,25 @@ class BilledBook:
         for sub, charge, period_start, slice_start, until, quantity, events, amount, line in rows:
             if (sub, period_start) in missing:
                 key = SliceKey(sub, charge, period_start, slice_start)
-                self._entries.setdefault(key, []).append(
+                self._entries.setdefault(sub, {}).setdefault(key, []).append(
                     Billed(until, quantity, events, amount, line)
                 )
-        self._loaded |= missing
+        for sub, period_start in missing:
+            self._loaded.setdefault(sub, set()).add(period_start)
 
     def entries(self, key: SliceKey) -> list[Billed]:
         self.prime([(key.subscription_id, key.period_start)])
-        return self._entries.get(key, [])
+        return self._entries.get(key.subscription_id, {}).get(key, [])
 
     def add(self, key: SliceKey, billed: Billed) -> None:
         """Record an entry a dry run simulated (a real write calls `forget` instead)."""
         self.prime([(key.subscription_id, key.period_start)])
-        self._entries.setdefault(key, []).append(billed)
+        self._entries.setdefault(key.subscription_id, {}).setdefault(key, []).append(billed)
 
     def forget(self, subscription_id: int) -> None:
-        """Drop what is known of a subscription (read again after a write that rolled back)."""
-        self._loaded = {pair for pair in self._loaded if pair[0] != subscription_id}
-        for key in [key for key in self._entries if key.subscription_id == subscription_id]:
-            del self._entries[key]
+        """Drop what is known of a subscription (read again after a write)."""
+        self._loaded.pop(subscription_id, None)
+        self._entries.pop(subscription_id, None)
 
 
 @dataclass
