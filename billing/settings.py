@@ -128,7 +128,8 @@ TALLY_COMPANY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["billing.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # An API key within its scope (ingest/read/full): every view, including later ones.
+    "DEFAULT_PERMISSION_CLASSES": ["billing.permissions.ApiKeyScopePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["billing.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE_LIMIT", default="1000/s")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
