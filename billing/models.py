@@ -37,9 +37,7 @@ class ApiKey(TimestampedModel):
     """An integration's credential. Only the hash is stored; the key is shown once."""
 
     name = models.CharField(max_length=100)
-    scope = models.CharField(
-        max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL
-    )
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -20,7 +20,9 @@ def _api_routes():
     """(path, view class) for every route under /api/v1/, found in the URLconf itself so a
     route added later is covered without touching this test."""
     api = next(
-        p for p in get_resolver().url_patterns if isinstance(p, URLResolver) and "api/v1" in str(p.pattern)
+        pattern
+        for pattern in get_resolver().url_patterns
+        if isinstance(pattern, URLResolver) and "api/v1" in str(pattern.pattern)
     )
 
     def walk(patterns, prefix):

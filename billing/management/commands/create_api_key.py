@@ -25,5 +25,6 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
-            f"Created API key '{api_key.name}' ({api_key.scope}). Store it now, it is shown once: {raw_key}"
+            f"Created API key '{api_key.name}' ({api_key.scope}). "
+            f"Store it now, it is shown once: {raw_key}"
         )
