@@ -1,10 +1,14 @@
-"""Admin for API keys: create (key shown once), list, revoke."""
+"""Admin for API keys (create: the key shown once; list; revoke) and the audit log."""
 
+from auditlog.admin import LogEntryAdmin
+from auditlog.filters import ResourceTypeFilter
+from auditlog.models import LogEntry
 from django.contrib import admin, messages
 from django.utils import timezone
 
 from billing.models import ApiKey
 from billing.services import api_key_create, api_key_revoke
+from billing.templatetags.audit_tags import audit_actor
 
 
 @admin.register(ApiKey)
@@ -42,3 +46,43 @@ class ApiKeyAdmin(admin.ModelAdmin):
 admin.site.site_header = "Tally"
 admin.site.site_title = "Tally billing"
 admin.site.index_title = "Billing operations"
+
+
+# --- Audit log (docs/operations.md, "Audit log") ---------------------------------------------
+
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditLogEntryAdmin(LogEntryAdmin):
+    """django-auditlog's list, append-only: nobody (not even a superuser) edits or deletes an
+    entry here; searchable by object, change, user or API key."""
+
+    list_display = ["created", "resource_url", "action", "msg_short", "who"]
+    search_fields = [
+        "object_repr",
+        "object_pk",
+        "changes",
+        "actor__username",
+        "actor__email",
+        "actor_email",
+    ]
+    list_filter = ["action", ResourceTypeFilter]
+    fieldsets = [
+        (None, {"fields": ["created", "who", "resource_url", "additional_data"]}),
+        ("Changes", {"fields": ["action", "msg"]}),
+    ]
+    readonly_fields = ["created", "resource_url", "action", "who", "msg", "additional_data"]
+
+    @admin.display(description="Who")
+    def who(self, entry):
+        return audit_actor(entry)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Before billing, whose admin replaces auditlog's log entry admin (billing/admin.py).
+    "auditlog",
     "billing",
     "catalog",
     "customers",
@@ -53,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who made a change, for the audit log: the admin user or the API key (billing/audit.py).
+    "billing.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -168,6 +172,9 @@ if env("Q_REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("Q_REDIS_URL")
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Audit log (django-auditlog; the audited models are listed in billing/audit.py).
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # How often on-demand charges are invoiced: "hourly" or "daily".
 ON_DEMAND_BILLING = env("ON_DEMAND_BILLING", default="hourly")
