@@ -6,8 +6,13 @@ class BillingConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from billing.audit import audit_log_issued_invoice, audit_register_models
+        from billing.roles import roles_on_post_migrate
         from invoices.signals import invoice_finalized
+
+        post_migrate.connect(roles_on_post_migrate, dispatch_uid="billing.roles")
 
         audit_register_models()
         invoice_finalized.connect(
