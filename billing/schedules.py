@@ -6,6 +6,8 @@ from django_q.models import Schedule
 SCHEDULES = {
     "close-cycles": ("invoices.tasks.close_cycles_task", 1),
     "render-missing-invoice-pdfs": ("invoices.document_tasks.render_missing_pdfs_task", 10),
+    # Retries of outgoing webhooks whose next attempt is due (first attempts go on commit).
+    "deliver-webhooks": ("notifications.tasks.webhooks_deliver_due_task", 1),
 }
 
 

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "metering",
     "invoices",
     "payments",
+    # Outgoing webhooks and customer emails: at the top, hears the apps below by signals.
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -128,7 +130,12 @@ TALLY_COMPANY = {
     "address": env("COMPANY_ADDRESS", default="1 Market Street, San Francisco, CA 94105"),
     "email": env("COMPANY_EMAIL", default="billing@tally.example"),
     "tax_id": env("COMPANY_TAX_ID", default=""),
+    # Shown at the top of customer emails (an absolute https:// URL of an image).
+    "logo_url": env("COMPANY_LOGO_URL", default=""),
 }
+# Renders the customer emails from the operator's templates (notifications app); invoices
+# reaches it through this setting, since a lower app never imports a higher one.
+CUSTOMER_EMAIL_COMPOSER = "notifications.services.emails.email_compose"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["billing.authentication.ApiKeyAuthentication"],
@@ -172,6 +179,12 @@ if env("Q_REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("Q_REDIS_URL")
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Outgoing webhooks: attempts per message, exponential backoff (base × 2^(n-1), capped), timeout.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # Audit log (django-auditlog; the audited models are listed in billing/audit.py).
 AUDITLOG_STORE_JSON_CHANGES = True

@@ -13,6 +13,8 @@ from billing.services import api_key_create
 from invoices.models import Invoice
 from invoices.services import cycles_close
 from metering.models import Event
+from notifications.models import EmailTemplate, WebhookMessage
+from notifications.services.webhooks import webhook_endpoint_create
 from tests.invoices.helpers import customer, pro_plan, send, subscribe, utc
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +28,7 @@ def world():
     """One object of every kind the admin shows."""
     api_key_create(name="collector")
     User.objects.create_user(username="someone")
+    webhook_endpoint_create(url="http://127.0.0.1:9/hooks")
     plan = pro_plan()
     acme = customer("acme", invoice_grace_period_hours=48)
     subscription = subscribe(acme, plan, started_at=utc(2026, 3, 1))
@@ -157,6 +160,16 @@ def _custom_views(world):
             "get",
             "/admin/metering/event/explorer/",
             ["metering.view_event"],
+        ),
+        "notifications_webhookmessage_resend": (
+            "post",
+            f"/admin/notifications/webhookmessage/{WebhookMessage.objects.first().pk}/resend/",
+            ["notifications.change_webhookmessage"],
+        ),
+        "notifications_emailtemplate_send_test": (
+            "post",
+            f"/admin/notifications/emailtemplate/{EmailTemplate.objects.first().pk}/send-test/",
+            ["notifications.change_emailtemplate"],
         ),
         "auth_user_password_change": (
             "get",
