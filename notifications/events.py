@@ -131,7 +131,9 @@ def _receiver(route: Route):
         at = kwargs.get("at") or timezone.now()
         if route.event_type is not None:
             webhook_event_enqueue(
-                event_type=route.event_type, data=event_data(route.subject, obj), at=at
+                event_type=route.event_type,
+                data=lambda: event_data(route.subject, obj),
+                at=at,
             )
         if route.email is not None:
             customer_email_enqueue(kind=route.email, obj=obj)

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -101,9 +102,13 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
 # --- the outbox ----------------------------------------------------------------------------
 
 
-def webhook_event_enqueue(*, event_type: str, data: dict, at: datetime) -> list[WebhookMessage]:
+def webhook_event_enqueue(
+    *, event_type: str, data: dict | Callable[[], dict], at: datetime
+) -> list[WebhookMessage]:
     """Write one outbox row per active endpoint listening to `event_type`, in the caller's
-    transaction, and queue their delivery for when it commits (a rollback sends nothing)."""
+    transaction, and queue their delivery for when it commits (a rollback sends nothing).
+    `data` may be a callable, called only when some endpoint listens (the cycle close
+    finalizes many invoices; most installations listen to few types)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}.")
     endpoints = [
@@ -113,6 +118,8 @@ def webhook_event_enqueue(*, event_type: str, data: dict, at: datetime) -> list[
     ]
     if not endpoints:
         return []
+    if callable(data):
+        data = data()
     body = json.dumps(
         {"type": event_type, "timestamp": at.isoformat(), "data": data},
         cls=DjangoJSONEncoder,
