@@ -6,6 +6,7 @@ from auditlog.models import LogEntry
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from billing.exports import exports_register
 from billing.models import ApiKey
 from billing.services import api_key_create, api_key_revoke
 from billing.templatetags.audit_tags import audit_actor
@@ -42,6 +43,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             api_key_revoke(api_key=api_key, at=now)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
+
+exports_register(admin.site)
 
 admin.site.site_header = "Tally"
 admin.site.site_title = "Tally billing"

@@ -185,6 +185,8 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
 WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# The "trial ending" email goes out this many days before a trial ends.
+TRIAL_ENDING_NOTICE_DAYS = env.int("TRIAL_ENDING_NOTICE_DAYS", default=3)
 
 # Audit log (django-auditlog; the audited models are listed in billing/audit.py).
 AUDITLOG_STORE_JSON_CHANGES = True

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from notifications.services.emails import customer_email_send
+from notifications.services.emails import customer_email_send, trial_ending_reminders_send
 from notifications.services.webhooks import webhook_message_deliver, webhook_messages_deliver_due
 
 
@@ -25,3 +25,7 @@ def customer_email_task(kind: str, object_label: str, object_pk: int) -> str:
         kind=kind, object_label=object_label, object_pk=object_pk, at=timezone.now()
     )
     return f"{kind} {object_label}:{object_pk}: {'sent' if sent else 'not sent'}"
+
+
+def trial_ending_reminders_task() -> str:
+    return f"{trial_ending_reminders_send(at=timezone.now())} trial-ending email(s) sent"

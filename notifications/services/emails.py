@@ -3,7 +3,7 @@ operations.md, "Customer emails"), in the company's layout (name, logo), sent on
 and object, on commit, by a django-q2 task."""
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from django.apps import apps
@@ -222,3 +222,37 @@ def email_send_test(*, kind: str, to: str) -> None:
     )
     message.subject = f"[Test] {message.subject}"
     message.send()
+
+
+# --- reminders -----------------------------------------------------------------------------
+
+
+def trial_ending_reminders_send(*, at: datetime) -> int:
+    """Send "trial ending" to each trialing subscription whose trial ends within
+    TRIAL_ENDING_NOTICE_DAYS of `at` (once per subscription); the number sent."""
+    from customers.models import Subscription, SubscriptionStatus
+
+    if not email_template_for(kind=EmailKind.TRIAL_ENDING).enabled:
+        return 0
+    horizon = at + timedelta(days=settings.TRIAL_ENDING_NOTICE_DAYS)
+    due = (
+        Subscription.objects.filter(
+            status=SubscriptionStatus.TRIALING, trial_ends_at__gt=at, trial_ends_at__lte=horizon
+        )
+        .exclude(customer__email="")
+        .order_by("pk")
+    )
+    already = set(
+        SentEmail.objects.filter(kind=EmailKind.TRIAL_ENDING).values_list("object_key", flat=True)
+    )
+    sent = 0
+    for subscription_id in list(due.values_list("pk", flat=True)):
+        if f"customers.subscription:{subscription_id}" in already:
+            continue
+        sent += customer_email_send(
+            kind=EmailKind.TRIAL_ENDING,
+            object_label="customers.Subscription",
+            object_pk=subscription_id,
+            at=at,
+        )
+    return sent

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from billing.models import ApiKey
 from billing.roles import BILLING_ADMIN, BILLING_OPERATOR, FINANCE_VIEWER, ROLES, role_actions
 from billing.services import api_key_create
 from invoices.models import Invoice
@@ -220,3 +221,27 @@ def test_the_billing_admin_has_every_billing_permission_but_not_users():
     assert {"catalog", "customers", "metering", "invoices", "billing"} <= perms
     assert "auth" not in perms
     assert Event._meta.app_label in perms
+
+
+def test_a_finance_viewer_exports_invoices_to_csv_and_secrets_never_leave(client, world):
+    client.force_login(_user(FINANCE_VIEWER))
+    invoice = Invoice.objects.get()
+    response = client.post(
+        "/admin/invoices/invoice/",
+        {"action": "export_selected_csv", "_selected_action": [invoice.pk]},
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("id,created_at,updated_at,customer_id")
+    assert lines[1].startswith(f"{invoice.pk},") and ",draft," in lines[1]
+
+    client.force_login(_user(BILLING_ADMIN))
+    api_key = ApiKey.objects.get()
+    response = client.post(
+        "/admin/billing/apikey/",
+        {"action": "export_selected_csv", "_selected_action": [api_key.pk]},
+    )
+    exported = b"".join(response.streaming_content).decode()
+    assert "collector" in exported
+    assert "key_hash" not in exported and api_key.key_hash not in exported

@@ -148,3 +148,31 @@ def test_send_test_button_and_template_errors_in_the_admin(admin_client, admin_u
     assert "Template error" in response.content.decode()
     template.refresh_from_db()
     assert template.subject.startswith("Payment for invoice")
+
+
+def test_trial_ending_reminders_go_out_once_within_the_notice(customer, settings):
+    from datetime import timedelta
+
+    from django_q.models import Schedule
+
+    from billing.schedules import schedules_ensure
+    from notifications.services.emails import trial_ending_reminders_send
+
+    settings.TRIAL_ENDING_NOTICE_DAYS = 3
+    at = timezone.now()
+    trial = PlanFactory(code="trial", name="Team", trial_days=14)
+    subscription_create(customer=customer, plan=trial, started_at=at - timedelta(days=12), at=at)
+    later = CustomerFactory(external_id="later", email="x@later.example", currency="USD")
+    subscription_create(customer=later, plan=trial, started_at=at, at=at)  # ends in 14 days
+    mail.outbox.clear()
+
+    assert trial_ending_reminders_send(at=at) == 1
+    assert trial_ending_reminders_send(at=at + timedelta(hours=1)) == 0
+    [message] = mail.outbox
+    assert message.to == ["ap@acme.example"]
+    assert message.subject.startswith("Your Team trial ends on")
+
+    schedules_ensure()
+    assert Schedule.objects.get(name="trial-ending-emails").func == (
+        "notifications.tasks.trial_ending_reminders_task"
+    )
