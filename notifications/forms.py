@@ -4,6 +4,7 @@ from django import forms
 
 from notifications.models import EVENT_TYPES, EmailTemplate, WebhookEndpoint
 from notifications.services.emails import email_template_errors
+from notifications.services.webhooks import webhook_endpoint_errors
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -18,6 +19,16 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "event_types", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "url" in cleaned:
+            errors = webhook_endpoint_errors(
+                url=cleaned["url"], event_types=list(cleaned.get("event_types") or [])
+            )
+            for field, message in errors.items():
+                self.add_error(field, message)
+        return cleaned
 
 
 class EmailTemplateForm(forms.ModelForm):

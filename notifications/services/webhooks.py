@@ -41,7 +41,7 @@ def webhook_secret_generate() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def _endpoint_errors(*, url: str, event_types) -> dict[str, str]:
+def webhook_endpoint_errors(*, url: str, event_types) -> dict[str, str]:
     errors = {}
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -66,7 +66,7 @@ def webhook_endpoint_create(
 ) -> WebhookEndpoint:
     """A new endpoint with a fresh secret. No event types: it receives every type."""
     event_types = [] if event_types is None else event_types
-    errors = _endpoint_errors(url=url, event_types=event_types)
+    errors = webhook_endpoint_errors(url=url, event_types=event_types)
     if len(description) > 255:
         errors["description"] = "At most 255 characters."
     if errors:
@@ -91,7 +91,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     for name, value in changes.items():
         setattr(endpoint, name, value)
-    errors = _endpoint_errors(url=endpoint.url, event_types=endpoint.event_types)
+    errors = webhook_endpoint_errors(url=endpoint.url, event_types=endpoint.event_types)
     if errors:
         raise ValidationError(errors)
     endpoint.event_types = sorted(set(endpoint.event_types))

@@ -212,3 +212,28 @@ def test_a_finalized_invoice_is_announced(db, receiver, django_capture_on_commit
     assert payload["data"]["number"] == "INV-2026-000001"
     assert payload["data"]["total"] == "29.10"
     assert payload["data"]["customer"] == "acme"
+
+
+def test_endpoints_are_added_in_the_admin_with_a_secret(admin_client, db):
+    form = {"event_types": ["invoice.finalized"], "is_active": "on"}
+    response = admin_client.post(
+        "/admin/notifications/webhookendpoint/add/", {**form, "url": "ftp://example.com/hooks"}
+    )
+    assert response.status_code == 200
+    assert "Give an absolute http:// or https:// URL." in response.content.decode()
+
+    response = admin_client.post(
+        "/admin/notifications/webhookendpoint/add/",
+        {
+            "url": "https://example.com/hooks",
+            "event_types": ["invoice.finalized"],
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    from notifications.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.secret.startswith("whsec_") and endpoint.event_types == ["invoice.finalized"]
+    page = admin_client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/")
+    assert endpoint.secret in page.content.decode()
