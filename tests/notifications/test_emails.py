@@ -113,18 +113,18 @@ def test_the_invoice_email_follows_its_template_and_switch():
     from tests.factories import FinalizedInvoiceFactory
 
     at = datetime(2026, 4, 1, tzinfo=UTC)
-    EmailTemplate.objects.filter(kind=EmailKind.INVOICE_FINALIZED).update(
-        subject="Your bill {{ doc.number }}"
-    )
-    invoice = FinalizedInvoiceFactory()
+    invoice = FinalizedInvoiceFactory()  # one invoice: its PDF is rendered once
+    template = EmailTemplate.objects.filter(kind=EmailKind.INVOICE_FINALIZED)
+
+    template.update(enabled=False)
+    assert invoice_send_email(invoice=invoice, at=at) is False
+    invoice.refresh_from_db()
+    assert invoice.emailed_at is None and mail.outbox == []
+
+    template.update(enabled=True, subject="Your bill {{ doc.number }}")
     assert invoice_send_email(invoice=invoice, at=at) is True
     assert mail.outbox[0].subject == f"Your bill {invoice.number}"
-
-    EmailTemplate.objects.filter(kind=EmailKind.INVOICE_FINALIZED).update(enabled=False)
-    other = FinalizedInvoiceFactory(number="INV-2026-000999")
-    assert invoice_send_email(invoice=other, at=at) is False
-    other.refresh_from_db()
-    assert other.emailed_at is None and len(mail.outbox) == 1
+    assert mail.outbox[0].attachments[0][0] == f"{invoice.number}.pdf"
 
 
 def test_send_test_button_and_template_errors_in_the_admin(admin_client, admin_user):
