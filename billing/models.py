@@ -25,10 +25,19 @@ def generate_api_key() -> str:
     return "tally_" + secrets.token_urlsafe(32)
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do (docs/api.md, "API keys and scopes")."""
+
+    INGEST = "ingest", "Ingest: send events only"
+    READ = "read", "Read: GET only, every resource"
+    FULL = "full", "Full: read and write everything"
+
+
 class ApiKey(TimestampedModel):
     """An integration's credential. Only the hash is stored; the key is shown once."""
 
     name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.FULL)
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -37,6 +46,11 @@ class ApiKey(TimestampedModel):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="api_key_scope_valid", condition=models.Q(scope__in=ApiKeyScope.values)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -7,6 +7,9 @@ SCHEDULES = {
     "close-cycles": ("invoices.tasks.close_cycles_task", 1),
     "verify-invoices": ("invoices.tasks.verify_invoices_task", 24 * 60),
     "render-missing-invoice-pdfs": ("invoices.document_tasks.render_missing_pdfs_task", 10),
+    # Retries of outgoing webhooks whose next attempt is due (first attempts go on commit).
+    "deliver-webhooks": ("notifications.tasks.webhooks_deliver_due_task", 1),
+    "trial-ending-emails": ("notifications.tasks.trial_ending_reminders_task", 60),
 }
 
 

@@ -39,12 +39,16 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Before billing, whose admin replaces auditlog's log entry admin (billing/admin.py).
+    "auditlog",
     "billing",
     "catalog",
     "customers",
     "metering",
     "invoices",
     "payments",
+    # Outgoing webhooks and customer emails: at the top, hears the apps below by signals.
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who made a change, for the audit log: the admin user or the API key (billing/audit.py).
+    "billing.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -124,11 +130,17 @@ TALLY_COMPANY = {
     "address": env("COMPANY_ADDRESS", default="1 Market Street, San Francisco, CA 94105"),
     "email": env("COMPANY_EMAIL", default="billing@tally.example"),
     "tax_id": env("COMPANY_TAX_ID", default=""),
+    # Shown at the top of customer emails (an absolute https:// URL of an image).
+    "logo_url": env("COMPANY_LOGO_URL", default=""),
 }
+# Renders the customer emails from the operator's templates (notifications app); invoices
+# reaches it through this setting, since a lower app never imports a higher one.
+CUSTOMER_EMAIL_COMPOSER = "notifications.services.emails.email_compose"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["billing.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # An API key within its scope (ingest/read/full): every view, including later ones.
+    "DEFAULT_PERMISSION_CLASSES": ["billing.permissions.ApiKeyScopePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["billing.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE_LIMIT", default="1000/s")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -167,6 +179,17 @@ if env("Q_REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("Q_REDIS_URL")
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Outgoing webhooks: attempts per message, exponential backoff (base × 2^(n-1), capped), timeout.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# The "trial ending" email goes out this many days before a trial ends.
+TRIAL_ENDING_NOTICE_DAYS = env.int("TRIAL_ENDING_NOTICE_DAYS", default=3)
+
+# Audit log (django-auditlog; the audited models are listed in billing/audit.py).
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # How often on-demand charges are invoiced: "hourly" or "daily".
 ON_DEMAND_BILLING = env("ON_DEMAND_BILLING", default="hourly")

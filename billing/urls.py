@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("customers.urls")),
     path("", include("metering.urls")),
     path("", include("invoices.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

@@ -12,8 +12,8 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
 from invoices.models import Invoice, InvoiceStatus
@@ -219,6 +219,9 @@ def invoice_send_email(*, invoice: Invoice, at: datetime) -> bool:
         return False
     invoice = invoice_store_pdf(invoice=invoice, at=at)
     message = _invoice_email(invoice=invoice)
+    if message is None:
+        logger.info("Invoice %s not emailed: the operator switched the email off", invoice.number)
+        return False
     # Claim the send first: of two workers, only the one that sets emailed_at sends.
     claimed = Invoice.objects.filter(pk=invoice.pk, emailed_at__isnull=True).update(emailed_at=at)
     if not claimed:
@@ -231,23 +234,18 @@ def invoice_send_email(*, invoice: Invoice, at: datetime) -> bool:
     return True
 
 
-def _invoice_email(*, invoice: Invoice) -> EmailMultiAlternatives:
-    company = settings.TALLY_COMPANY
+def _invoice_email(*, invoice: Invoice) -> EmailMultiAlternatives | None:
+    """Rendered from the operator's "invoice finalized" template by the composer the settings
+    name (docs/operations.md, "Customer emails"); None when it is switched off."""
+    composer = import_string(settings.CUSTOMER_EMAIL_COMPOSER)
     context = {
         "doc": invoice_document(invoice=invoice),
         "hosted_url": invoice_hosted_url(invoice=invoice),
         "pdf_url": invoice_pdf_url(invoice=invoice),
     }
-    message = EmailMultiAlternatives(
-        subject=f"Invoice {invoice.number} from {company['name']}",
-        body=render_to_string("invoices/email/invoice_finalized.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[invoice.customer.email],
-        reply_to=[company["email"]] if company.get("email") else None,
-    )
-    message.attach_alternative(
-        render_to_string("invoices/email/invoice_finalized.html", context), "text/html"
-    )
+    message = composer(kind="invoice_finalized", to=[invoice.customer.email], context=context)
+    if message is None:
+        return None
     with invoice.pdf_file.open("rb") as pdf:
         message.attach(f"{invoice.number}.pdf", pdf.read(), "application/pdf")
     return message

@@ -77,6 +77,7 @@ def _ingested(result: IngestResult) -> Response:
 
 class EventCreateView(APIView):
     parser_classes = [ExactJSONParser]
+    api_ingestion_endpoint = True  # an `ingest` API key may call it (billing/permissions.py)
 
     @extend_schema(
         summary="Send one event",
@@ -97,6 +98,7 @@ class EventCreateView(APIView):
 
 class EventBatchView(APIView):
     parser_classes = [ExactJSONParser]
+    api_ingestion_endpoint = True  # an `ingest` API key may call it (billing/permissions.py)
 
     @extend_schema(
         summary=f"Send up to {MAX_BATCH} events, all or nothing",

@@ -25,11 +25,13 @@ FORBIDDEN = {
         "metering",
         "invoices",
         "payments",
+        "notifications",
     },
-    "catalog": {"customers", "metering", "invoices", "payments"},
-    "customers": {"metering", "invoices", "payments"},
-    "metering": {"invoices", "payments"},
-    "invoices": {"payments"},
+    "catalog": {"customers", "metering", "invoices", "payments", "notifications"},
+    "customers": {"metering", "invoices", "payments", "notifications"},
+    "metering": {"invoices", "payments", "notifications"},
+    "invoices": {"payments", "notifications"},
+    "payments": {"notifications"},
 }
 
 

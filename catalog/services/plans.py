@@ -160,7 +160,9 @@ def _write_charges(plan: Plan, rows: list[_ChargeRow]) -> None:
         row.charge.save()
         for tier in row.tiers:
             tier.charge = row.charge
-        Tier.objects.bulk_create(row.tiers)
+            # One save per tier (a charge has a handful), not bulk_create: the audit log
+            # records a tier through its save signal (docs/operations.md, "Audit log").
+            tier.save()
 
 
 def _copy(plan: Plan) -> Plan:

@@ -23,6 +23,7 @@ from customers.models import (
 )
 from customers.selectors import period_after, period_at, subscription_stop_at
 from customers.services.errors import StateConflict
+from customers.signals import subscription_canceled, subscription_created, subscription_updated
 from rating.periods import annualized
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -216,6 +217,7 @@ def subscription_create(
     first = period_at(subscription=subscription, phases=[phase], at=started_at)
     subscription.current_period_start, subscription.current_period_end = first.start, first.end
     subscription.save(update_fields=["current_period_start", "current_period_end", "updated_at"])
+    subscription_created.send(sender=Subscription, subscription=subscription, at=at)
     return subscription
 
 
@@ -304,6 +306,7 @@ def subscription_change_plan(
     subscription.plan = _plan_in_effect(subscription, phases, at)
     _refresh_current_period(subscription, phases)
     subscription.save()
+    subscription_updated.send(sender=Subscription, subscription=subscription, at=at)
     return subscription
 
 
@@ -404,6 +407,7 @@ def subscription_cancel(
     subscription.plan = _plan_in_effect(subscription, phases, at)
     _refresh_current_period(subscription, phases)
     subscription.save()
+    subscription_canceled.send(sender=Subscription, subscription=subscription, at=at)
     return subscription
 
 
@@ -433,6 +437,7 @@ def subscription_advance_period(
     if subscription.current_period_end is None:
         raise ValidationError(f"Subscription #{subscription.pk} has no period left to bill.")
     boundary = subscription.current_period_end
+    status_before = subscription.status
     if locked_phases is None:
         phases = _load_phases(subscription)
     else:
@@ -458,4 +463,6 @@ def subscription_advance_period(
             subscription.status = SubscriptionStatus.ACTIVE
     subscription.plan = _plan_in_effect(subscription, phases, at)
     subscription.save()
+    if subscription.status != status_before:
+        subscription_updated.send(sender=Subscription, subscription=subscription, at=at)
     return subscription

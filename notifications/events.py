@@ -1,0 +1,151 @@
+"""Which signal of a lower app becomes which webhook event and which customer email: one
+line per signal in ROUTES (docs/operations.md, "Webhooks and emails: adding an event").
+
+Receivers run inside the sender's transaction (Django signals are synchronous): the outbox
+rows are written there, so a rolled-back change leaves none; delivery and emails are queued
+on commit.
+
+The payments app, when merged, adds (its signals send kwargs `invoice`/`payment` and `at`):
+
+    Route(payments_signals.invoice_paid, "invoice", "invoice.paid"),
+    Route(payments_signals.payment_failed, "payment", "invoice.payment_failed",
+          email=EmailKind.PAYMENT_FAILED),
+    Route(payments_signals.payment_succeeded, "payment", None,
+          email=EmailKind.PAYMENT_SUCCEEDED),
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import models
+from django.dispatch import Signal
+from django.utils import timezone
+
+from catalog.currencies import format_money
+from customers.signals import subscription_canceled, subscription_created, subscription_updated
+from invoices.signals import invoice_finalized
+from notifications.models import EmailKind
+
+
+@dataclass(frozen=True)
+class Route:
+    signal: Signal
+    subject: str  # the keyword argument carrying the object: "invoice", "subscription", ...
+    event_type: str | None  # the webhook event type sent, if any (notifications.models)
+    email: str | None = None  # the customer email sent, if any (EmailKind)
+
+
+ROUTES: list[Route] = [
+    # Its email is sent by invoices.documents with the PDF, rendered from our template.
+    Route(invoice_finalized, "invoice", "invoice.finalized"),
+    Route(
+        subscription_created,
+        "subscription",
+        "subscription.created",
+        email=EmailKind.SUBSCRIPTION_CREATED,
+    ),
+    Route(subscription_updated, "subscription", "subscription.updated"),
+    Route(
+        subscription_canceled,
+        "subscription",
+        "subscription.canceled",
+        email=EmailKind.SUBSCRIPTION_CANCELED,
+    ),
+]
+
+
+# --- payloads: the `data` of a webhook event ---------------------------------------------
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def invoice_data(invoice) -> dict:
+    """The invoice's summary (the full invoice is GET /api/v1/invoices/{id})."""
+    fields = ("id", "number", "status", "kind", "currency", "period_start", "period_end")
+    dates = ("issued_at", "due_date")
+    amounts = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
+    data = {name: _plain(getattr(invoice, name)) for name in (*fields, *dates)}
+    # Money as the API writes it: a decimal string with the currency's minor unit.
+    data.update({name: format_money(getattr(invoice, name), invoice.currency) for name in amounts})
+    data["customer"] = invoice.customer.external_id
+    data["subscription"] = invoice.subscription_id
+    return data
+
+
+def subscription_data(subscription) -> dict:
+    """The subscription as GET /api/v1/subscriptions/{id} shows its main fields."""
+    fields = (
+        "id",
+        "status",
+        "anchor",
+        "started_at",
+        "trial_ends_at",
+        "current_period_start",
+        "current_period_end",
+        "cancel_at_period_end",
+        "cancel_at",
+        "canceled_at",
+        "ended_at",
+    )
+    data = {name: _plain(getattr(subscription, name)) for name in fields}
+    data["customer"] = subscription.customer.external_id
+    data["plan"] = subscription.plan.code
+    data["plan_version"] = subscription.plan.version
+    return data
+
+
+def model_data(obj: models.Model) -> dict:
+    """Any model's own fields (foreign keys as ids): for subjects without a dedicated shape."""
+    return {
+        field.attname: _plain(getattr(obj, field.attname)) for field in obj._meta.concrete_fields
+    }
+
+
+DATA: dict[str, Callable[[models.Model], dict]] = {
+    "invoice": invoice_data,
+    "subscription": subscription_data,
+}
+
+
+def event_data(subject: str, obj: models.Model) -> dict:
+    return DATA.get(subject, model_data)(obj)
+
+
+# --- wiring ------------------------------------------------------------------------------
+
+
+def _receiver(route: Route):
+    def receive(sender, **kwargs):
+        from notifications.services.emails import customer_email_enqueue
+        from notifications.services.webhooks import webhook_event_enqueue
+
+        obj = kwargs[route.subject]
+        at = kwargs.get("at") or timezone.now()
+        if route.event_type is not None:
+            webhook_event_enqueue(
+                event_type=route.event_type,
+                data=lambda: event_data(route.subject, obj),
+                at=at,
+            )
+        if route.email is not None:
+            customer_email_enqueue(kind=route.email, obj=obj)
+
+    return receive
+
+
+def routes_connect() -> None:
+    """Connect every route (NotificationsConfig.ready)."""
+    for route in ROUTES:
+        route.signal.connect(
+            _receiver(route),
+            weak=False,
+            dispatch_uid=f"notifications:{route.event_type}:{route.email}:{id(route.signal)}",
+        )

@@ -1,0 +1,1 @@
+"""Services of the notifications app: webhooks (endpoints, outbox, delivery) and emails."""
