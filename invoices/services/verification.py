@@ -45,13 +45,19 @@ class VerificationReport:
         )
 
 
-def invoice_drift(*, invoice: Invoice, ctx: BuildContext, subscription=None) -> list[dict]:
-    """The drift rows of one invoice (empty when every usage line matches); writes nothing."""
-    entries = list(
-        LedgerEntry.objects.filter(invoice=invoice)
-        .select_related("line", "charge")
-        .order_by("line__position")
-    )
+def invoice_drift(
+    *, invoice: Invoice, ctx: BuildContext, subscription=None, entries=None
+) -> list[dict]:
+    """The drift rows of one invoice (empty when every usage line matches); writes nothing.
+
+    `entries`: the invoice's ledger entries with their lines, when the caller read them ahead.
+    """
+    if entries is None:
+        entries = list(
+            LedgerEntry.objects.filter(invoice=invoice)
+            .select_related("line")
+            .order_by("line__position")
+        )
     if not entries:
         return []
     subscription = subscription or _with_phases(invoice.subscription_id)
@@ -130,10 +136,26 @@ def invoices_verify(*, at: datetime, since: datetime | None = None) -> Verificat
             subscription.pk: subscription
             for subscription in _subscriptions({invoice.subscription_id for invoice in batch})
         }
+        entries: dict[int, list[LedgerEntry]] = {invoice.pk: [] for invoice in batch}
+        for entry in (
+            LedgerEntry.objects.filter(invoice__in=batch)
+            .select_related("line")
+            .order_by("invoice_id", "line__position")
+        ):
+            entries[entry.invoice_id].append(entry)
+        # What the ledger billed of those periods, in one query.
+        ctx.billed.prime(
+            (entry.subscription_id, entry.period_start)
+            for rows in entries.values()
+            for entry in rows
+        )
         verified, drifted = [], []
         for invoice in batch:
             drift = invoice_drift(
-                invoice=invoice, ctx=ctx, subscription=subscriptions[invoice.subscription_id]
+                invoice=invoice,
+                ctx=ctx,
+                subscription=subscriptions[invoice.subscription_id],
+                entries=entries[invoice.pk],
             )
             (drifted if drift else verified).append((invoice, drift))
         with transaction.atomic():
