@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import F
+
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, PricingModel
 from catalog.selectors import charge_spec
 from customers.models import Subscription
@@ -212,6 +214,14 @@ class BuildContext:
     billed: BilledBook = field(default_factory=BilledBook)
     prepaid: dict[int, list[PrepaidFee]] = field(default_factory=dict)
 
+    def prime_prepaid(self, subscription_ids: list[int]) -> None:
+        """Read the prepaid fees of many subscriptions in one query."""
+        missing = [pk for pk in subscription_ids if pk not in self.prepaid]
+        if missing:
+            found = prepaid_fees_of_many(subscription_ids=missing)
+            for pk in missing:
+                self.prepaid[pk] = found.get(pk, [])
+
     def prepaid_fees(self, subscription: Subscription) -> list[PrepaidFee]:
         if subscription.pk not in self.prepaid:
             self.prepaid[subscription.pk] = prepaid_fees_billed(subscription=subscription)
@@ -220,9 +230,14 @@ class BuildContext:
 
 def prepaid_fees_billed(*, subscription: Subscription) -> list[PrepaidFee]:
     """The in-advance fees on the subscription's invoices that are not void."""
+    return prepaid_fees_of_many(subscription_ids=[subscription.pk]).get(subscription.pk, [])
+
+
+def prepaid_fees_of_many(*, subscription_ids: list[int]) -> dict[int, list[PrepaidFee]]:
+    """prepaid_fees_billed of many subscriptions in one query: {subscription id: fees}."""
     lines = (
         InvoiceLine.objects.filter(
-            invoice__subscription=subscription,
+            invoice__subscription_id__in=subscription_ids,
             kind__in=[LineKind.BASE_FEE, LineKind.PRORATION_CHARGE],
             plan__base_timing=BaseTiming.IN_ADVANCE,
             usage_start__isnull=False,
@@ -230,8 +245,12 @@ def prepaid_fees_billed(*, subscription: Subscription) -> list[PrepaidFee]:
         )
         .exclude(invoice__status=InvoiceStatus.VOID)
         .only("plan_id", "usage_start", "usage_end", "unit_amount", "breakdown")
+        .annotate(subscription_id=F("invoice__subscription_id"))
     )
-    return [prepaid_fee_of(line) for line in lines]
+    fees: dict[int, list[PrepaidFee]] = {}
+    for line in lines:
+        fees.setdefault(line.subscription_id, []).append(prepaid_fee_of(line))
+    return fees
 
 
 def prepaid_fee_of(line) -> PrepaidFee:

@@ -50,6 +50,7 @@ def usage_prime_due(*, ctx: BuildContext, subscriptions: list[Subscription], at:
             window_start = phases[0].starts_at if meter.reset == MeterReset.NEVER else start
             windows[(meter.pk, window_start, end)].add(subscription.customer.external_id)
     ctx.billed.prime(billed)  # what the ledger holds of those periods, in one query
+    ctx.prime_prepaid([subscription_id for subscription_id, _ in billed])
     primed = 0
     for (meter_id, start, end), customer_ids in windows.items():
         ids = sorted(customer_ids)
