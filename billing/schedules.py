@@ -6,6 +6,8 @@ from django_q.models import Schedule
 SCHEDULES = {
     "close-cycles": ("invoices.tasks.close_cycles_task", 1),
     "render-missing-invoice-pdfs": ("invoices.document_tasks.render_missing_pdfs_task", 10),
+    # Dunning: failed payments whose retry is due (PAYMENT_RETRY_DAYS), unanswered attempts.
+    "retry-payments": ("payments.tasks.retry_payments_task", 15),
 }
 
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("customers.urls")),
     path("", include("metering.urls")),
     path("", include("invoices.urls")),
+    path("", include("payments.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("", include("invoices.public_urls")),
+    path("", include("payments.public_urls")),
     path("", include("billing.dashboard_urls")),
 ]
 

@@ -103,23 +103,24 @@ def stripe_charge_off_session(
             options={"idempotency_key": idempotency_key},
         )
     except stripe.CardError as error:
-        intent = getattr(error.error, "payment_intent", None)
+        intent = getattr(error.error, "payment_intent", None) if error.error else None
         return ChargeOutcome(
             "failed",
-            intent.get("id") if intent else None,
+            getattr(intent, "id", None),
             "",
             error.code or "card_declined",
             (error.user_message or str(error))[:500],
         )
     except stripe.StripeError as error:
         raise GatewayError(error.user_message or str(error)) from error
+    intent = intent.to_dict()
     status = {"succeeded": "succeeded", "requires_payment_method": "failed"}.get(
-        intent.status, "pending"
+        intent["status"], "pending"
     )
     failure = intent.get("last_payment_error") or {}
     return ChargeOutcome(
         status,
-        intent.id,
+        intent["id"],
         _charge_id(intent.get("latest_charge")),
         failure.get("code", "") if status == "failed" else "",
         (failure.get("message", "") if status == "failed" else "")[:500],
@@ -137,12 +138,12 @@ def stripe_refund(*, payment_intent_id: str, provider_amount: int, idempotency_k
         raise GatewayError(error.user_message or str(error)) from error
 
 
-def stripe_payment_intent(*, payment_intent_id: str):
-    return stripe_client().v1.payment_intents.retrieve(payment_intent_id)
+def stripe_payment_intent(*, payment_intent_id: str) -> dict:
+    return stripe_client().v1.payment_intents.retrieve(payment_intent_id).to_dict()
 
 
-def stripe_setup_intent(*, setup_intent_id: str):
-    return stripe_client().v1.setup_intents.retrieve(setup_intent_id)
+def stripe_setup_intent(*, setup_intent_id: str) -> dict:
+    return stripe_client().v1.setup_intents.retrieve(setup_intent_id).to_dict()
 
 
 def stripe_checkout_session(*, params: dict):

@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from billing.models import TimestampedModel
 from catalog.models import AMOUNT
+from invoices.models import Invoice
 
 
 class Gateway(models.TextChoices):
@@ -132,3 +133,12 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or 'delivery'} {self.event_id or self.pk}"
+
+
+class OverdueInvoice(Invoice):
+    """The admin's "Overdue" list: issued invoices past their due date and not paid."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "overdue invoice"
+        verbose_name_plural = "overdue invoices"

@@ -5,6 +5,7 @@ import logging
 from django.utils import timezone
 
 from invoices.models import Invoice
+from payments.gateway import GatewayError
 from payments.services import NoPaymentMethod, invoice_attempt_payment, payments_retry_due
 
 logger = logging.getLogger(__name__)
@@ -17,6 +18,10 @@ def attempt_payment_task(invoice_id: int) -> str:
         payment = invoice_attempt_payment(invoice=invoice, at=timezone.now())
     except NoPaymentMethod as reason:
         return str(reason)
+    except GatewayError as error:
+        # The attempt stays pending; the retry-payments schedule sends it again, same key.
+        logger.warning("Payment attempt on invoice %s got no answer: %s", invoice, error)
+        return f"no answer from Stripe: {error}"
     return "nothing to charge" if payment is None else f"payment {payment.pk}: {payment.status}"
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from catalog.currencies import currency_exponent
+from catalog.currencies import currency_exponent, round_to_currency
 from invoices.models import Invoice
 from payments.models import Gateway, Payment, PaymentMethod, PaymentStatus
 from payments.selectors import OPEN, invoice_amount_remaining
@@ -92,7 +92,7 @@ def _validate(*, invoice: Invoice, amount: Decimal, method: str, reference: str)
     errors = {}
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         errors["amount"] = ["Must be a positive amount."]
-    elif -amount.as_tuple().exponent > currency_exponent(invoice.currency):
+    elif round_to_currency(amount, invoice.currency) != amount:
         decimals = currency_exponent(invoice.currency)
         errors["amount"] = [f"{invoice.currency} amounts have at most {decimals} decimals."]
     if method not in MANUAL_METHODS:

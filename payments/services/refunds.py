@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from catalog.currencies import currency_exponent
+from catalog.currencies import currency_exponent, round_to_currency
 from payments.gateway import stripe_refund
 from payments.models import COLLECTED, Gateway, Payment, PaymentStatus, Refund
 from payments.selectors import payment_refunded
@@ -64,7 +64,7 @@ def payment_refund(
         amount = refundable
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         raise ValidationError({"amount": ["Must be a positive amount."]})
-    if -amount.as_tuple().exponent > currency_exponent(payment.currency):
+    if round_to_currency(amount, payment.currency) != amount:
         raise ValidationError(
             {
                 "amount": [

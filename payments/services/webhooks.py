@@ -185,7 +185,7 @@ def _save_payment_method(session: dict, metadata: dict) -> str:
     saved = StripeCustomer.objects.filter(stripe_customer_id=session.get("customer")).first()
     if saved is None:
         return f"ignored: Stripe customer {session.get('customer')} is not one of ours"
-    method = stripe_setup_intent(setup_intent_id=session["setup_intent"]).payment_method
+    method = stripe_setup_intent(setup_intent_id=session["setup_intent"])["payment_method"]
     method = method if isinstance(method, str) else method["id"]
     if saved.default_payment_method_id == method:
         return f"payment method {method} already saved"
