@@ -84,7 +84,7 @@ def invoice_payment_wording(
     """The words of the hosted page and the PDF for the invoice's state on `today`; never the
     internal word "finalized"."""
     if invoice.status == InvoiceStatus.VOID:
-        return PaymentWording("void", "Voided: nothing is owed on this invoice.", False)
+        return PaymentWording("void", "This invoice was voided: nothing is owed on it.", False)
     if invoice.status == InvoiceStatus.PAID or (
         balance.payment_status == PaymentState.PAID and invoice.status != InvoiceStatus.DRAFT
     ):

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from catalog.currencies import currency_exponent, round_to_currency
+from catalog.currencies import currency_exponent, format_money, round_to_currency
 from invoices.models import Invoice
 from payments.models import Gateway, Payment, PaymentMethod, PaymentStatus
 from payments.selectors import OPEN, invoice_amount_remaining
@@ -63,7 +63,8 @@ def payment_record_manual(
                 raise ValidationError(
                     {
                         "amount": [
-                            f"Over-payment: {amount} is more than the {remaining} "
+                            f"Over-payment: {format_money(amount, invoice.currency)} is more "
+                            f"than the {format_money(remaining, invoice.currency)} "
                             f"{invoice.currency} still owed on invoice {invoice}."
                         ]
                     }

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from catalog.currencies import currency_exponent, round_to_currency
+from catalog.currencies import currency_exponent, format_money, round_to_currency
 from payments.gateway import stripe_refund
 from payments.models import COLLECTED, Gateway, Payment, PaymentStatus, Refund
 from payments.selectors import payment_refunded
@@ -77,8 +77,8 @@ def payment_refund(
         raise ValidationError(
             {
                 "amount": [
-                    f"Only {refundable} {payment.currency} of payment {payment.pk} is left "
-                    "to refund."
+                    f"Only {format_money(refundable, payment.currency)} {payment.currency} of "
+                    f"payment {payment.pk} is left to refund."
                 ]
             }
         )
