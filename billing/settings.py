@@ -182,6 +182,10 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # Dunning: a failed payment is retried these many days after its first failure, then (when
 # PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY) the invoice is marked uncollectible.
 PAYMENT_RETRY_DAYS = [int(days) for days in env.list("PAYMENT_RETRY_DAYS", default=["1", "3", "7"])]
+if any(days <= 0 for days in PAYMENT_RETRY_DAYS) or PAYMENT_RETRY_DAYS != sorted(
+    set(PAYMENT_RETRY_DAYS)
+):
+    raise ImproperlyConfigured("PAYMENT_RETRY_DAYS must be increasing positive days, e.g. 1,3,7.")
 PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY = env.bool(
     "PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY", default=True
 )

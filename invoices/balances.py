@@ -2,8 +2,8 @@
 
 invoices may not import payments (a lower layer never imports a higher one, docs/architecture.md),
 so payments registers its ledger selector here when it starts (payments/apps.py). Without it,
-nothing has been paid on any invoice. The API's invoice shape, the hosted page and the PDF read
-their payment figures through this module only.
+nothing has been paid on any invoice. The API's invoice shape and the hosted page read their
+payment figures through this module only.
 """
 
 from collections.abc import Callable, Iterable
