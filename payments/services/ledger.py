@@ -6,9 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django_q.tasks import async_task
 
-from invoices.documents import RENDER_TASK
 from invoices.models import Invoice, InvoiceStatus
 from invoices.services import InvoiceStateError, invoice_mark_uncollectible
 from payments.emails import email_payment_failed
@@ -41,10 +39,9 @@ def invoice_settle(*, invoice_id: int, at: datetime) -> Invoice:
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = at
         invoice.save(update_fields=["status", "paid_at", "updated_at"])
+        # The stored PDF lacks its PAID stamp now: the PDF link and the render-missing-invoice-
+        # pdfs schedule render it again (invoices.documents.invoice_pdf_is_current).
         invoice_paid.send(sender=Invoice, invoice=invoice, at=at)
-        # The stored PDF lacks its PAID stamp now: render it again once committed.
-        invoice_id = invoice.pk
-        transaction.on_commit(lambda: async_task(RENDER_TASK, invoice_id))
     return invoice
 
 

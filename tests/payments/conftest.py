@@ -20,12 +20,17 @@ import pytest
 
 SECRET_KEY = "sk_test_tally"
 WEBHOOK_SECRET = "whsec_tally_test"
-# localstripe writes its whole store to /tmp/localstripe.pickle on every change; turn that off
-# in our process so parallel test workers neither share nor slow down on one file.
-LOCALSTRIPE = (
-    "import sys, localstripe.resources as r; r.Store.dump_to_disk = lambda self: None; "
-    "from localstripe.server import start; start()"
-)
+# localstripe's own start() listens on every interface (IPv6 "::") and writes its whole store
+# to /tmp/localstripe.pickle on every change. Run its aiohttp app on the loopback port only,
+# without the file, so parallel test workers neither share it nor slow down on it.
+LOCALSTRIPE = """
+import sys
+import localstripe.resources as resources
+resources.Store.dump_to_disk = lambda self: None
+from aiohttp import web
+from localstripe.server import app
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
 
 
 def _free_port() -> int:
@@ -48,7 +53,7 @@ def _answers(url: str) -> bool:
 def localstripe_url():
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", LOCALSTRIPE, "--port", str(port), "--from-scratch"],
+        [sys.executable, "-c", LOCALSTRIPE, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
