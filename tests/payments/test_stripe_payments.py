@@ -335,3 +335,39 @@ def test_amounts_reach_stripe_in_its_minor_units(stripe_on, currency, amount, se
     assert (intent["amount"], intent["currency"]) == (sent, currency.lower())
     assert payment.amount == Decimal(amount)
     assert Invoice.objects.get(pk=invoice.pk).status == "paid"
+
+
+def test_retry_now_in_the_admin_charges_a_card_saved_after_finalization(stripe_on, admin_client):
+    customer = CustomerFactory()
+    invoice = issued_invoice(customer=customer, amount="30.00")
+    page = admin_client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").content.decode()
+    assert "Retry now" in page and "The Stripe gateway is off" not in page
+    saved_card(customer)
+
+    response = admin_client.post(f"/admin/invoices/invoice/{invoice.pk}/retry-payment/")
+
+    assert response.status_code == 302
+    assert Invoice.objects.get(pk=invoice.pk).status == "paid"
+    assert stripe_on.keys(INTENTS) == [f"invoice:{invoice.pk}:attempt:1"]
+
+
+def test_pay_through_the_api_reports_a_decline(stripe_on, api_client):
+    customer = CustomerFactory()
+    invoice = issued_invoice(customer=customer, amount="30.00")  # no card yet: nothing tried
+    assert api_client.post(f"/api/v1/invoices/{invoice.pk}/pay").status_code == 409
+    saved_card(customer, DECLINED_CARD)
+
+    response = api_client.post(f"/api/v1/invoices/{invoice.pk}/pay")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["failure_code"], body["attempt"]) == ("failed", "card_declined", 1)
+    assert invoice_shape(api_client, invoice)["payment_status"] == "unpaid"
+
+
+def test_without_a_webhook_secret_every_delivery_is_refused_and_kept(stripe_on, client, settings):
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    response = deliver(client, stripe_event("payment_intent.succeeded", {"id": "pi_x"}))
+    assert response.status_code == 400
+    assert "STRIPE_WEBHOOK_SECRET" in response.json()["detail"]
+    assert WebhookDelivery.objects.get().valid is False
