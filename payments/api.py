@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from billing.api import Conflict
 from catalog.currencies import format_money
+from catalog.serializers import StrictSerializer
 from invoices.models import Invoice
 from payments.gateway import GatewayDisabled, GatewayError
 from payments.models import Payment
@@ -93,7 +94,7 @@ class PaymentSerializer(serializers.Serializer):
         return format_money(refunded, payment.currency)
 
 
-class ManualPaymentInput(serializers.Serializer):
+class ManualPaymentInput(StrictSerializer):
     amount = serializers.DecimalField(max_digits=MAX_AMOUNT_DIGITS + 6, decimal_places=6)
     method = serializers.ChoiceField(choices=MANUAL_METHODS)
     reference = serializers.CharField(
@@ -102,7 +103,7 @@ class ManualPaymentInput(serializers.Serializer):
     paid_at = serializers.DateTimeField(required=False)
 
 
-class RefundInput(serializers.Serializer):
+class RefundInput(StrictSerializer):
     amount = serializers.DecimalField(
         max_digits=MAX_AMOUNT_DIGITS + 6, decimal_places=6, required=False
     )

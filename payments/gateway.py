@@ -113,7 +113,11 @@ def stripe_charge_off_session(
         )
     except stripe.StripeError as error:
         raise GatewayError(error.user_message or str(error)) from error
-    intent = intent.to_dict()
+    return outcome_of(intent.to_dict())
+
+
+def outcome_of(intent: dict) -> ChargeOutcome:
+    """What a PaymentIntent (as a dict) says of the attempt: succeeded, failed or pending."""
     status = {"succeeded": "succeeded", "requires_payment_method": "failed"}.get(
         intent["status"], "pending"
     )

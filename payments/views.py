@@ -1,6 +1,8 @@
 """Non-API endpoints: Stripe's webhook, and the hosted invoice page's "Pay now" and "Save a
 card" buttons, which send the customer to Stripe Checkout."""
 
+import logging
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -20,9 +22,12 @@ from payments.services import (
     WebhookRefused,
     invoice_checkout_url,
     webhook_process,
+    webhook_process_failed,
     webhook_store,
 )
 from payments.services.webhooks import MAX_BODY
+
+logger = logging.getLogger(__name__)
 
 
 @csrf_exempt
@@ -37,9 +42,10 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         outcome = webhook_process(delivery=delivery, at=at)
     except WebhookRefused as refusal:
         return JsonResponse({"detail": str(refusal)}, status=400)
-    except Exception:
-        # Stored, not processed: Stripe delivers it again later and the admin shows it.
-        delivery.refresh_from_db()
+    except Exception as error:
+        # Stored, not processed: Stripe delivers it again later and the admin shows why.
+        logger.exception("Stripe webhook delivery %s could not be processed", delivery.pk)
+        webhook_process_failed(delivery=delivery, error=error)
         return JsonResponse({"detail": "Could not process the event now."}, status=503)
     return JsonResponse({"received": True, "outcome": outcome})
 

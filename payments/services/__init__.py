@@ -16,7 +16,12 @@ from payments.services.ledger import (
 )
 from payments.services.manual import MANUAL_METHODS, payment_record_manual
 from payments.services.refunds import payment_refund
-from payments.services.webhooks import WebhookRefused, webhook_process, webhook_store
+from payments.services.webhooks import (
+    WebhookRefused,
+    webhook_process,
+    webhook_process_failed,
+    webhook_store,
+)
 
 __all__ = [
     "MANUAL_METHODS",
@@ -33,5 +38,6 @@ __all__ = [
     "payment_refund",
     "payments_retry_due",
     "webhook_process",
+    "webhook_process_failed",
     "webhook_store",
 ]

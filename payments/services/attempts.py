@@ -15,9 +15,11 @@ from django.db import transaction
 from invoices.models import Invoice, InvoiceStatus
 from payments.gateway import (
     GatewayDisabled,
+    outcome_of,
     stripe_charge_off_session,
     stripe_customer_ensure,
     stripe_enabled,
+    stripe_payment_intent,
 )
 from payments.models import Gateway, Payment, PaymentMethod, PaymentStatus, StripeCustomer
 from payments.selectors import OPEN, invoice_amount_remaining, invoices_due_for_retry
@@ -143,6 +145,7 @@ def payments_retry_due(*, at: datetime) -> list[Payment]:
     does not stop the others."""
     if not stripe_enabled():
         return []
+    attempts = _reconcile_unsettled(at=at)
     invoice_ids = list(
         Payment.objects.filter(
             gateway=Gateway.STRIPE,
@@ -154,7 +157,6 @@ def payments_retry_due(*, at: datetime) -> list[Payment]:
         ).values_list("invoice_id", flat=True)
     )
     invoice_ids += [invoice.pk for invoice in invoices_due_for_retry(at=at)]
-    attempts = []
     for invoice in Invoice.objects.filter(pk__in=invoice_ids).select_related("customer"):
         try:
             payment = invoice_attempt_payment(invoice=invoice, at=at)
@@ -164,3 +166,24 @@ def payments_retry_due(*, at: datetime) -> list[Payment]:
         if payment is not None:
             attempts.append(payment)
     return attempts
+
+
+def _reconcile_unsettled(*, at: datetime) -> list[Payment]:
+    """Attempts Stripe took (a PaymentIntent) whose outcome never arrived (a lost webhook):
+    ask Stripe for the PaymentIntent and settle them as its webhook would have."""
+    settled = []
+    unsettled = Payment.objects.filter(
+        gateway=Gateway.STRIPE,
+        status=PaymentStatus.PENDING,
+        stripe_payment_intent_id__isnull=False,
+        created_at__lte=at - UNANSWERED_AFTER,
+    )
+    for payment in unsettled.order_by("pk"):
+        try:
+            intent = stripe_payment_intent(payment_intent_id=payment.stripe_payment_intent_id)
+            outcome = outcome_of(intent)
+            if outcome.status != "pending":
+                settled.append(payment_apply_outcome(payment=payment, outcome=outcome, at=at))
+        except Exception:  # one lost answer must not stop the others
+            logger.exception("Could not reconcile payment %s with Stripe", payment.pk)
+    return settled

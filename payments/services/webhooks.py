@@ -82,6 +82,13 @@ def webhook_process(*, delivery: Delivery, at: datetime) -> str:
     return outcome
 
 
+def webhook_process_failed(*, delivery: Delivery, error: Exception) -> None:
+    """Say on the stored delivery why it could not be processed (Stripe sends it again)."""
+    Delivery.objects.filter(pk=delivery.pk).update(
+        outcome=f"not processed: {type(error).__name__}: {error}"[:500]
+    )
+
+
 # --- Handlers: each takes the event's object and `at`, and says what it did --------------------
 
 
@@ -145,7 +152,19 @@ def on_payment_intent_succeeded(intent: dict, at: datetime) -> str:
     if payment.provider_amount is None and intent.get("amount"):
         Payment.objects.filter(pk=payment.pk).update(provider_amount=int(intent["amount"]))
     payment = payment_mark_succeeded(payment_id=payment.pk, at=at, charge_id=_charge_id(intent))
+    _keep_payment_method(intent)
     return f"payment {payment.pk}: {before} → {payment.status}"
+
+
+def _keep_payment_method(intent: dict) -> None:
+    """A customer who paid through Checkout without a saved method gets that card saved for
+    the next invoices (Checkout's payment was made with setup_future_usage=off_session)."""
+    method = intent.get("payment_method")
+    method = method.get("id") if isinstance(method, dict) else method
+    if method and intent.get("customer"):
+        StripeCustomer.objects.filter(
+            stripe_customer_id=intent["customer"], default_payment_method_id=""
+        ).update(default_payment_method_id=method)
 
 
 def on_payment_intent_failed(intent: dict, at: datetime) -> str:

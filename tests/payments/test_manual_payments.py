@@ -58,6 +58,7 @@ def test_a_partial_then_a_full_manual_payment(api_client, invoice):
         ({"amount": "10", "method": "cheque", "paid_at": "2099-01-01T00:00:00Z"}, "paid_at"),
         ({"amount": "10", "method": "cheque", "reference": "x" * 201}, "reference"),
         ({"amount": "1e400", "method": "cheque"}, "amount"),
+        ({"amount": "10", "method": "cheque", "note": "typo"}, "note"),  # unknown field
     ],
 )
 def test_bad_manual_payments_are_refused_and_nothing_is_recorded(api_client, invoice, body, field):

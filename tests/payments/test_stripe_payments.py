@@ -371,3 +371,33 @@ def test_without_a_webhook_secret_every_delivery_is_refused_and_kept(stripe_on, 
     assert response.status_code == 400
     assert "STRIPE_WEBHOOK_SECRET" in response.json()["detail"]
     assert WebhookDelivery.objects.get().valid is False
+
+
+def test_an_attempt_whose_webhook_never_came_is_settled_by_the_retry_run(stripe_on, api_client):
+    customer = CustomerFactory()
+    saved = saved_card(customer)
+    stripe_on.refuse_next[INTENTS] = 1
+    invoice = issued_invoice(customer=customer, amount="15.00")
+    payment = Payment.objects.get(invoice=invoice)
+    # Stripe took the attempt and answered "processing"; its webhook is lost.
+    intent = stripe_post(
+        stripe_on,
+        INTENTS,
+        {
+            "amount": "1500",
+            "currency": "usd",
+            "customer": saved.stripe_customer_id,
+            "payment_method": saved.default_payment_method_id,
+            "confirm": "true",
+            "off_session": "true",
+        },
+    )
+    Payment.objects.filter(pk=payment.pk).update(stripe_payment_intent_id=intent["id"])
+    assert payments_retry_due(at=timezone.now()) == []  # too early to ask
+
+    payments_retry_due(at=timezone.now() + timedelta(minutes=11))
+
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+    assert invoice_shape(api_client, invoice)["status"] == "paid"
+    assert stripe_on.keys(INTENTS) == [f"invoice:{invoice.pk}:attempt:1"]  # nothing charged again
