@@ -169,3 +169,17 @@ def test_admin_refuses_an_over_payment_on_the_form(admin_client, invoice):
     assert response.status_code == 200
     assert "Over-payment" in response.content.decode()
     assert not Payment.objects.exists()
+
+
+def test_the_payments_admin_lists_the_ledger_with_refunds(admin_client, invoice, api_client):
+    payment_id = pay(api_client, invoice, amount="1600", method="cheque", reference="CHQ-9").json()[
+        "id"
+    ]
+    api_client.post(f"/api/v1/payments/{payment_id}/refund", {"amount": "10"}, format="json")
+
+    listing = admin_client.get("/admin/payments/payment/").content.decode()
+    detail = admin_client.get(f"/admin/payments/payment/{payment_id}/change/").content.decode()
+
+    assert "$1,600.00" in listing and "Partially refunded" in listing
+    assert "CHQ-9" in detail and "10.000000" in detail
+    assert admin_client.get("/admin/payments/stripecustomer/").status_code == 200
