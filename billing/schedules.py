@@ -10,6 +10,8 @@ SCHEDULES = {
     # Retries of outgoing webhooks whose next attempt is due (first attempts go on commit).
     "deliver-webhooks": ("notifications.tasks.webhooks_deliver_due_task", 1),
     "trial-ending-emails": ("notifications.tasks.trial_ending_reminders_task", 60),
+    # Dunning: failed payments whose retry is due (PAYMENT_RETRY_DAYS), unanswered attempts.
+    "retry-payments": ("payments.tasks.retry_payments_task", 15),
 }
 
 

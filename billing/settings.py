@@ -196,6 +196,23 @@ ON_DEMAND_BILLING = env("ON_DEMAND_BILLING", default="hourly")
 # Lifetime of the signed links to a customer's hosted invoice page and PDF.
 INVOICE_LINK_MAX_AGE_DAYS = env.int("INVOICE_LINK_MAX_AGE_DAYS", default=30)
 
+# Payments (docs/operations.md): the Stripe gateway is on only when STRIPE_SECRET_KEY is set;
+# manual payments always work. STRIPE_API_BASE points the SDK elsewhere (tests: localstripe).
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+# Dunning: a failed payment is retried these many days after its first failure, then (when
+# PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY) the invoice is marked uncollectible.
+PAYMENT_RETRY_DAYS = [int(days) for days in env.list("PAYMENT_RETRY_DAYS", default=["1", "3", "7"])]
+if any(days <= 0 for days in PAYMENT_RETRY_DAYS) or PAYMENT_RETRY_DAYS != sorted(
+    set(PAYMENT_RETRY_DAYS)
+):
+    raise ImproperlyConfigured("PAYMENT_RETRY_DAYS must be increasing positive days, e.g. 1,3,7.")
+PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY = env.bool(
+    "PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY", default=True
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("metering.urls")),
     path("", include("invoices.urls")),
     path("", include("notifications.urls")),
+    path("", include("payments.urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("", include("invoices.public_urls")),
+    path("", include("payments.public_urls")),
     path("", include("billing.dashboard_urls")),
 ]
 

@@ -7,6 +7,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from catalog.currencies import money_display
+from invoices.balances import invoice_balance, invoice_payment_wording
 from invoices.documents import (
     PAGE_LINK,
     PDF_LINK,
@@ -17,7 +19,7 @@ from invoices.documents import (
     invoice_store_pdf,
 )
 from invoices.models import Invoice
-from invoices.pdf import invoice_document
+from invoices.pdf import date_display, invoice_document
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -50,10 +52,21 @@ def hosted_invoice(request: HttpRequest, token: str) -> HttpResponse:
     invoice, refusal = _invoice_or_refusal(request, token, PAGE_LINK)
     if refusal:
         return refusal
+    balance = invoice_balance(invoice=invoice)
     context = {
         "company": settings.TALLY_COMPANY,
         "doc": invoice_document(invoice=invoice),
         "pdf_path": invoice_link_path(invoice=invoice, purpose=PDF_LINK),
+        "token": token,
+        "balance": balance,
+        "amount_paid": money_display(balance.amount_paid, invoice.currency),
+        "amount_remaining": money_display(balance.amount_remaining, invoice.currency),
+        "wording": invoice_payment_wording(
+            invoice=invoice,
+            balance=balance,
+            today=timezone.now().date(),
+            format_date=date_display,
+        ),
     }
     return _private(render(request, "invoices/hosted_invoice.html", context))
 

@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class PaymentsConfig(AppConfig):
     name = "payments"
+    verbose_name = "Payments"
+
+    def ready(self):
+        from invoices.balances import register_balance_provider
+        from invoices.signals import invoice_finalized
+        from payments.selectors import invoice_balances
+        from payments.services.finalization import on_invoice_finalized
+
+        invoice_finalized.connect(on_invoice_finalized, dispatch_uid="payments.on_finalized")
+        register_balance_provider(invoice_balances)

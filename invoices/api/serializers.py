@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from catalog.currencies import format_money, price_text
+from invoices.balances import InvoiceBalance, invoice_balance, invoice_balances
 from invoices.documents import invoice_hosted_url, invoice_pdf_url
 from invoices.models import Invoice
 from rating.money import decimal_string
@@ -72,6 +73,15 @@ class InvoiceLineSerializer(serializers.Serializer):
         )
 
 
+class InvoiceListSerializer(serializers.ListSerializer):
+    """Reads the payment ledger once for the whole list (invoices.balances), not per invoice."""
+
+    def to_representation(self, data):
+        invoices = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["balances"] = invoice_balances(invoices=invoices)
+        return super().to_representation(invoices)
+
+
 class InvoiceSerializer(serializers.Serializer):
     id = serializers.IntegerField(allow_null=True)
     number = serializers.CharField(allow_null=True)
@@ -88,6 +98,11 @@ class InvoiceSerializer(serializers.Serializer):
     credits_applied = InvoiceMoneyField()
     total = InvoiceMoneyField()
     amount_due = InvoiceMoneyField()
+    # From the payment ledger (invoices.balances): never a stored figure.
+    amount_paid = serializers.SerializerMethodField()
+    amount_remaining = serializers.SerializerMethodField()
+    payment_status = serializers.SerializerMethodField()
+    paid_at = serializers.DateTimeField(allow_null=True, default=None)
     issued_at = serializers.DateTimeField(allow_null=True)
     due_date = serializers.DateField(allow_null=True)
     grace_until = serializers.DateTimeField(allow_null=True)
@@ -99,6 +114,29 @@ class InvoiceSerializer(serializers.Serializer):
     lines = serializers.SerializerMethodField()
     pdf_url = serializers.SerializerMethodField()
     hosted_url = serializers.SerializerMethodField()
+
+    class Meta:
+        list_serializer_class = InvoiceListSerializer
+
+    def _balance(self, invoice) -> InvoiceBalance:
+        balances = self.context.get("balances") or {}
+        if invoice.id in balances:
+            return balances[invoice.id]
+        return invoice_balance(invoice=invoice)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_amount_paid(self, invoice) -> str:
+        return format_money(self._balance(invoice).amount_paid, invoice.currency)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_amount_remaining(self, invoice) -> str:
+        return format_money(self._balance(invoice).amount_remaining, invoice.currency)
+
+    @extend_schema_field(
+        {"type": "string", "enum": ["draft", "void", "unpaid", "partially_paid", "paid"]}
+    )
+    def get_payment_status(self, invoice) -> str:
+        return self._balance(invoice).payment_status
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_customer(self, invoice) -> str:

@@ -7,6 +7,7 @@ from catalog import demo as catalog_demo
 from customers import demo as customers_demo
 from invoices import demo as invoices_demo
 from metering import demo as metering_demo
+from payments import demo as payments_demo
 
 
 class Command(BaseCommand):
@@ -14,7 +15,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         at = timezone.now()
-        for step in (catalog_demo, customers_demo, metering_demo, invoices_demo):
-            summary = step.seed(at=at)
+        steps = (
+            catalog_demo.seed,
+            customers_demo.seed,
+            metering_demo.seed,
+            payments_demo.seed_overdue,  # issued in the past: numbered before today's invoices
+            invoices_demo.seed,
+            payments_demo.seed,
+        )
+        for step in steps:
+            summary = step(at=at)
             if summary:
                 self.stdout.write(summary)
