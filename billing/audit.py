@@ -32,6 +32,8 @@ AUDITED: list[tuple[str, dict]] = [
         {"include_fields": ["status", "number", "issued_at", "due_date", "voided_at", "paid_at"]},
     ),
     ("billing.ApiKey", {"exclude_fields": ["key_hash", "last_used_at"]}),
+    ("payments.Payment", {}),
+    ("payments.Refund", {}),
     ("notifications.WebhookEndpoint", {"mask_fields": ["secret"]}),
     ("notifications.EmailTemplate", {}),
 ]

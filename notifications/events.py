@@ -5,13 +5,8 @@ Receivers run inside the sender's transaction (Django signals are synchronous): 
 rows are written there, so a rolled-back change leaves none; delivery and emails are queued
 on commit.
 
-The payments app, when merged, adds (its signals send kwargs `invoice`/`payment` and `at`):
-
-    Route(payments_signals.invoice_paid, "invoice", "invoice.paid"),
-    Route(payments_signals.payment_failed, "payment", "invoice.payment_failed",
-          email=EmailKind.PAYMENT_FAILED),
-    Route(payments_signals.payment_succeeded, "payment", None,
-          email=EmailKind.PAYMENT_SUCCEEDED),
+A failed payment's email is sent by the payments app itself (payments/emails.py, with the
+dunning schedule and the hosted link), so its route announces the webhook only.
 """
 
 from collections.abc import Callable
@@ -26,6 +21,7 @@ from django.utils import timezone
 from catalog.currencies import format_money
 from customers.signals import subscription_canceled, subscription_created, subscription_updated
 from invoices.signals import invoice_finalized
+from payments import signals as payments_signals
 from notifications.models import EmailKind
 
 
@@ -53,6 +49,9 @@ ROUTES: list[Route] = [
         "subscription.canceled",
         email=EmailKind.SUBSCRIPTION_CANCELED,
     ),
+    Route(payments_signals.invoice_paid, "invoice", "invoice.paid"),
+    Route(payments_signals.payment_failed, "payment", "invoice.payment_failed"),
+    Route(payments_signals.payment_succeeded, "payment", None, email=EmailKind.PAYMENT_SUCCEEDED),
 ]
 
 
@@ -109,9 +108,22 @@ def model_data(obj: models.Model) -> dict:
     }
 
 
+def payment_data(payment) -> dict:
+    """A payment attempt and the invoice it pays (money as the API writes it)."""
+    fields = ("id", "gateway", "status", "currency", "method", "reference", "attempt")
+    data = {name: _plain(getattr(payment, name)) for name in fields}
+    data["amount"] = format_money(payment.amount, payment.currency)
+    data["failure_code"] = payment.failure_code
+    data["failure_message"] = payment.failure_message
+    data["settled_at"] = _plain(payment.settled_at)
+    data["invoice"] = invoice_data(payment.invoice)
+    return data
+
+
 DATA: dict[str, Callable[[models.Model], dict]] = {
     "invoice": invoice_data,
     "subscription": subscription_data,
+    "payment": payment_data,
 }
 
 

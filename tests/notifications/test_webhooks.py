@@ -4,6 +4,7 @@ retries and exponential backoff, logged, resendable."""
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -237,3 +238,26 @@ def test_endpoints_are_added_in_the_admin_with_a_secret(admin_client, db):
     assert endpoint.secret.startswith("whsec_") and endpoint.event_types == ["invoice.finalized"]
     page = admin_client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/")
     assert endpoint.secret in page.content.decode()
+
+
+def test_a_paid_invoice_is_announced_with_its_payments_figures(
+    api_client, receiver, django_capture_on_commit_callbacks
+):
+    from tests.factories import FinalizedInvoiceFactory
+
+    invoice = FinalizedInvoiceFactory(amount_due=Decimal("1600.00"), total=Decimal("1600.00"))
+    endpoint = webhook_endpoint_create(url=receiver.url, event_types=["invoice.paid"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            f"/api/v1/invoices/{invoice.pk}/payments",
+            {"amount": "1600.00", "method": "bank_transfer"},
+            format="json",
+        )
+    assert response.status_code == 201, response.json()
+
+    [request] = receiver.requests
+    payload = verify(request, endpoint.secret)
+    assert payload["type"] == "invoice.paid"
+    assert (payload["data"]["id"], payload["data"]["status"]) == (invoice.pk, "paid")
+    assert payload["data"]["amount_due"] == "1600.00"
