@@ -10,6 +10,7 @@ from catalog.models import AMOUNT, QUANTITY, UNIT_PRICE
 class InvoiceKind(models.TextChoices):
     SUBSCRIPTION = "subscription", "Subscription"
     ON_DEMAND = "on_demand", "On-demand usage"
+    ONE_OFF = "one_off", "One-off"
     # Used by the wallets (paid top-ups) and finance (credit notes) work that builds on this.
     CREDIT_PURCHASE = "credit_purchase", "Credit purchase"
     CREDIT_NOTE = "credit_note", "Credit note"

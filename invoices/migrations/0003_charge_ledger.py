@@ -32,11 +32,6 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, help_text='When verify_invoices last recomputed its usage lines from the raw events and the ledger and found them equal.', null=True),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='kind',
-            field=models.CharField(choices=[('subscription', 'Subscription'), ('on_demand', 'On-demand usage'), ('credit_purchase', 'Credit purchase'), ('credit_note', 'Credit note')], max_length=20),
-        ),
-        migrations.AlterField(
             model_name='invoiceline',
             name='kind',
             field=models.CharField(choices=[('base_fee', 'Recurring fee'), ('setup_fee', 'Setup fee'), ('usage', 'Usage'), ('proration_credit', 'Proration credit'), ('proration_charge', 'Proration charge')], max_length=20),

@@ -53,11 +53,18 @@ def _expected(role: str, model, page: str) -> bool:
     return "view" in actions or "change" in actions
 
 
+def _admin_rows(model):
+    """The rows the model's admin lists (a proxy such as the overdue invoices filters them)."""
+    model_admin = admin.site._registry[model]
+    superuser = type("Request", (), {"user": User(is_superuser=True, is_active=True)})()
+    return model_admin.get_queryset(superuser)
+
+
 def _page_url(model, page: str) -> str:
     name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}"
     if page != "change":
         return reverse(name)
-    obj = model._default_manager.order_by("pk").first()
+    obj = _admin_rows(model).order_by("pk").first()
     assert obj is not None, f"the world fixture has no {model._meta.label}"
     return reverse(name, args=[obj.pk])
 
@@ -79,7 +86,7 @@ def test_each_role_on_each_admin_page(client, world, role):
     mismatches, opened = [], 0
     for model in MODELS:
         for page in STANDARD_PAGES:
-            if page == "change" and not model._default_manager.exists():
+            if page == "change" and not _admin_rows(model).exists():
                 continue  # e.g. django-q's task results: nothing to open
             url = _page_url(model, page)
             expected = 200 if _expected(role, model, page) else 403
@@ -155,6 +162,16 @@ def _custom_views(world):
         "invoices_invoice_mark_uncollectible": (
             "post",
             f"/admin/invoices/invoice/{invoice_pk}/mark-uncollectible/",
+            ["invoices.change_invoice"],
+        ),
+        "invoices_invoice_record_payment": (
+            "get",
+            f"/admin/invoices/invoice/{invoice_pk}/record-payment/",
+            ["invoices.change_invoice"],
+        ),
+        "invoices_invoice_retry_payment": (
+            "post",
+            f"/admin/invoices/invoice/{invoice_pk}/retry-payment/",
             ["invoices.change_invoice"],
         ),
         "metering_event_explorer": (
