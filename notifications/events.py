@@ -21,8 +21,8 @@ from django.utils import timezone
 from catalog.currencies import format_money
 from customers.signals import subscription_canceled, subscription_created, subscription_updated
 from invoices.signals import invoice_finalized
-from payments import signals as payments_signals
 from notifications.models import EmailKind
+from payments import signals as payments_signals
 
 
 @dataclass(frozen=True)
