@@ -75,6 +75,9 @@ def event_validate(*, payload: object, at: datetime) -> EventRow:
     _check_text(errors, "event_name", event_name)
     external_customer_id = payload.get("external_customer_id")
     _check_text(errors, "external_customer_id", external_customer_id)
+    if "external_customer_id" not in errors:
+        # Customers' external ids are trimmed when created: trim here too, or they never match.
+        external_customer_id = external_customer_id.strip()
     timestamp = _timestamp(errors, payload.get("timestamp"), at)
 
     properties = payload.get("properties")

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from catalog.errors import CatalogValidationError, CodeTaken
+from billing.errors import AppError
 from catalog.models import Meter, MeterReset
 from catalog.selectors import meter_plans_in_use
 from catalog.validation import meter_field_errors
@@ -25,7 +25,7 @@ COUNTING_FIELDS = ("event_name", "aggregation", "field", "filters", "reset")
 def _validate(meter: Meter) -> None:
     errors = meter_field_errors(meter)
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
 
 
 def meter_create(
@@ -41,7 +41,7 @@ def meter_create(
     description: str = "",
     group_by: str = "",
 ) -> Meter:
-    """Create a meter; CatalogValidationError on bad fields, CodeTaken when the code exists."""
+    """Create a meter; AppError on bad fields (a conflict when the code exists)."""
     meter = Meter(
         code=code,
         name=name,
@@ -56,7 +56,7 @@ def meter_create(
     )
     _validate(meter)
     if Meter.objects.filter(code=code).exists():
-        raise CodeTaken(f"A meter with code {code!r} already exists.")
+        raise AppError.conflict(f"A meter with code {code!r} already exists.")
     meter.save()
     return meter
 
@@ -86,7 +86,7 @@ def meter_update(*, meter: Meter, **changes) -> Meter:
                     "cannot change. Create a new meter and a new plan version instead."
                 ]
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
     meter = Meter.objects.select_for_update().get(pk=meter.pk)
     for name, value in changed.items():
         setattr(meter, name, value)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from billing.errors import AppError
 from catalog.models import Plan
 from customers.models import (
     LIVE_STATUSES,
@@ -22,7 +23,6 @@ from customers.models import (
     SubscriptionStatus,
 )
 from customers.selectors import period_at, subscription_stop_at
-from customers.services.errors import StateConflict
 from rating.periods import annualized
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def subscription_create(
 
     live = customer.subscriptions.filter(status__in=LIVE_STATUSES).select_related("plan").first()
     if live is not None:
-        raise StateConflict(
+        raise AppError.conflict(
             f"Customer '{customer.external_id}' already has a live subscription "
             f"(#{live.pk} on '{live.plan.code}'): change its plan or cancel it first."
         )

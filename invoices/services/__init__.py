@@ -17,7 +17,6 @@ from invoices.services.cycles import (
 from invoices.services.grace import drafts_settle
 from invoices.services.late_events import events_flag_late
 from invoices.services.lifecycle import (
-    InvoiceStateError,
     invoice_finalize,
     invoice_mark_uncollectible,
     invoice_void,
@@ -26,7 +25,6 @@ from invoices.services.persist import invoice_refresh_usage
 
 __all__ = [
     "CloseReport",
-    "InvoiceStateError",
     "cycles_close",
     "drafts_settle",
     "events_flag_late",
