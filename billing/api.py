@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -19,6 +19,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from billing.errors import AppError, ErrorKind
 from billing.parsers import UNSTORABLE, UNSTORABLE_MESSAGE
+from billing.throttling import failed_auth_record
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, Http404):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+        failed_auth_record(context["request"])
     response = drf_exception_handler(exc, context)
     if response is None:
         request = context.get("request")
