@@ -201,12 +201,16 @@ def paginated(request, view, items, serializer_class, *, context=None) -> Respon
 PAGE_PARAMETERS = [
     OpenApiParameter(
         "limit",
-        int,
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
         description=f"Page size, 1 to {MAX_PAGE_SIZE}; with limit or offset the answer is a "
         f"page object. Without both: a plain array of the first {DEFAULT_PAGE_SIZE} items "
         '(`Link: <…>; rel="next"` when more remain).',
     ),
-    OpenApiParameter("offset", int, description=f"0 to {MAX_OFFSET}."),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+        description=f"0 to {MAX_OFFSET}.",
+    ),
 ]
 
 FIELD_ERRORS = OpenApiResponse(description='Field errors: {"<field>": ["message", ...]}.')

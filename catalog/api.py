@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import paginated, parse_id
+from billing.api import PAGE_PARAMETERS, paginated, parse_id
 from catalog.models import Meter, Plan
 from catalog.selectors import (
     plan_get,
@@ -56,7 +56,9 @@ def _plan(code: str, version: str | None = None) -> Plan:
 class MeterListView(APIView):
     paginated_list = True
 
-    @extend_schema(responses=MeterSerializer(many=True), summary="List meters")
+    @extend_schema(
+        parameters=PAGE_PARAMETERS, responses=MeterSerializer(many=True), summary="List meters"
+    )
     def get(self, request):
         return paginated(request, self, Meter.objects.order_by("code"), MeterSerializer)
 
@@ -94,7 +96,9 @@ class PlanListView(APIView):
     paginated_list = True
 
     @extend_schema(
-        responses=PlanSerializer(many=True), summary="List plans (the latest version of each)"
+        parameters=PAGE_PARAMETERS,
+        responses=PlanSerializer(many=True),
+        summary="List plans (the latest version of each)",
     )
     def get(self, request):
         return paginated(request, self, plans_with_details(plans_latest()), PlanSerializer)
@@ -148,6 +152,7 @@ class PlanVersionsView(APIView):
     paginated_list = True
 
     @extend_schema(
+        parameters=PAGE_PARAMETERS,
         responses={200: PlanVersionSerializer(many=True), 404: NOT_FOUND},
         summary="List a plan's versions, newest first",
     )

@@ -213,7 +213,7 @@ class PricePreviewInputSerializer(StrictSerializer):
 
 
 class TierSerializer(serializers.Serializer):
-    up_to = QuantityField()
+    up_to = QuantityField(allow_null=True, help_text="null on the last tier.")
     unit_amount = PriceField()
     flat_amount = PriceField()
 
@@ -224,15 +224,15 @@ class ChargeSerializer(serializers.Serializer):
     position = serializers.IntegerField(read_only=True)
     description = serializers.CharField(read_only=True)
     model = serializers.ChoiceField(choices=PricingModel.choices, read_only=True)
-    unit_amount = PriceField()
-    amount = PriceField()
-    package_size = QuantityField()
-    package_amount = PriceField()
-    rate = QuantityField()
-    fixed_amount = PriceField()
+    unit_amount = PriceField(allow_null=True)
+    amount = PriceField(allow_null=True)
+    package_size = QuantityField(allow_null=True)
+    package_amount = PriceField(allow_null=True)
+    rate = QuantityField(allow_null=True)
+    fixed_amount = PriceField(allow_null=True)
     free_units = QuantityField()
-    min_amount = PriceField()
-    max_amount = PriceField()
+    min_amount = PriceField(allow_null=True)
+    max_amount = PriceField(allow_null=True)
     cadence = serializers.ChoiceField(choices=Cadence.choices, read_only=True)
     tiers = TierSerializer(many=True, read_only=True)
 

@@ -35,6 +35,7 @@ class CustomerInputSerializer(StrictSerializer):
 
 class CustomerSerializer(serializers.ModelSerializer):
     subscriptions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Customer

@@ -84,8 +84,12 @@ class InvoiceDetailView(APIView):
 class InvoiceLineEventsView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", int, description=f"Events per page (≤ {MAX_EVENTS})."),
-            OpenApiParameter("offset", int),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS},
+                description=f"Events per page (≤ {MAX_EVENTS}).",
+            ),
+            PAGE_PARAMETERS[1],
         ],
         responses={200: LineEventsSerializer, 404: NOT_FOUND},
         description="The exact events behind a usage line; their aggregation is `quantity`, "
