@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -25,6 +27,19 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """The WSGI app is called directly (not through Django's test client): like the test
+    client, keep Django from closing the test's connection (and transaction) after each
+    request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
 
 EXAMPLES_PER_OPERATION = 4
 # Every check, with one adjustment: a body valid by the schema may still be refused with a 400
