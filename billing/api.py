@@ -5,6 +5,7 @@ Every answer under /api/ is JSON, the unexpected included (docs/api.md "Errors")
 refusals to 4xx, and `api_error_response` answers what reaches no view (unknown URL, a crash).
 """
 
+import json
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -95,6 +96,18 @@ def api_error_response(request, *, status_code: int, default):
 
 
 # --- input ---------------------------------------------------------------------------------
+
+
+MAX_METADATA_BYTES = 16_384
+
+
+def validate_metadata(value) -> None:
+    """Metadata (customers, subscriptions, plans): at most 16 KB of JSON (its shape is
+    checked by each service)."""
+    if value is None:
+        return
+    if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
+        raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes of JSON.")
 
 
 def parse_id(text: str) -> int | None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from billing.api import validate_metadata
 from catalog.currencies import is_known_currency, price_text
 from catalog.models import (
     Aggregation,
@@ -171,7 +172,7 @@ class PlanInputSerializer(StrictSerializer):
     base_timing = serializers.ChoiceField(choices=BaseTiming.choices, required=False)
     setup_amount = _decimal_input(Plan, "setup_amount")
     trial_days = serializers.IntegerField(min_value=0, required=False)
-    metadata = serializers.JSONField(required=False)
+    metadata = serializers.JSONField(required=False, validators=[validate_metadata])
     charges = serializers.ListField(child=ChargeInputSerializer(), required=False)
     features = serializers.ListField(
         required=False, help_text="Feature grants: not available yet, send none."

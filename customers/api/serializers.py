@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from billing.api import validate_metadata
 from customers.api.fields import AwareDateTimeField, StrictSerializer
 from customers.models import BillingAnchor, Customer, Subscription, SubscriptionPhase
 from customers.services import EDITABLE_FIELDS
@@ -30,7 +31,7 @@ class CustomerInputSerializer(StrictSerializer):
     invoice_grace_period_hours = serializers.IntegerField(
         min_value=0, max_value=24 * 365, required=False
     )
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[validate_metadata])
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -56,7 +57,7 @@ class SubscriptionCreateSerializer(StrictSerializer):
     anchor = serializers.ChoiceField(choices=BillingAnchor.choices, required=False)
     ends_at = AwareDateTimeField(required=False, allow_null=True)
     trial_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[validate_metadata])
 
 
 class SubscriptionChangePlanSerializer(StrictSerializer):

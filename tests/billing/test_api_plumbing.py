@@ -138,3 +138,17 @@ def test_a_bad_limit_or_offset_is_a_400(api_client, path, query):
 
     assert response.status_code == 400
     assert set(response.json()) <= {"limit", "offset"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/customers", {"external_id": "big", "name": "Big"}),
+        ("/api/v1/plans", {"code": "big", "name": "Big", "currency": "USD", "interval": "month"}),
+    ],
+)
+def test_metadata_is_bounded(api_client, path, body):
+    response = api_client.post(path, {**body, "metadata": {"note": "x" * 17_000}}, format="json")
+
+    assert response.status_code == 400
+    assert "16384 bytes" in response.json()["metadata"][0]
