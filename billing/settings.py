@@ -211,9 +211,10 @@ LOGGING = {
 }
 
 # Behind a proxy, the client address for rate limits: the number of proxies that append to
-# X-Forwarded-For (0: use REMOTE_ADDR).
+# X-Forwarded-For (0: use REMOTE_ADDR). Never None: DRF would then trust any X-Forwarded-For a
+# client sends, and a key guesser would pick a new address per request.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
-REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES or None
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 
 # Content Security Policy (django-csp) on every page: scripts only from our own origin (the
 # admin's and Swagger UI's are files; Swagger UI runs split so its init script is one too);
