@@ -29,7 +29,7 @@ from customers.models import Subscription, SubscriptionPhase
 from customers.selectors import subscription_phases, subscriptions_due
 from customers.services import subscription_advance_period
 from invoices.models import Invoice, InvoiceKind
-from invoices.services.blocks import subscription_billing_blocked
+from invoices.services.blocks import billing_block_record
 from invoices.services.drafts import InvoiceDraft
 from invoices.services.grace import drafts_settle
 from invoices.services.inputs import BuildContext
@@ -200,15 +200,10 @@ def subscriptions_close_periods(
     """
     try:
         with transaction.atomic():
-            locked = (
-                _with_phases(
-                    Subscription.objects.select_for_update(of=("self",)).filter(
-                        pk__in=subscription_ids
-                    )
-                )
-                .filter(billing_blocked_at__isnull=True)
-                .order_by("pk")
-            )  # blocked: one by one
+            locked = _with_phases(
+                Subscription.objects.select_for_update(of=("self",)).filter(pk__in=subscription_ids)
+            ).order_by("pk")
+            locked = locked.filter(billing_blocked_at=None)  # blocked ones: one by one
             ready, settled = [], set()
             for subscription in locked:
                 state = billing_state(subscription=subscription)
@@ -310,9 +305,7 @@ def subscriptions_bill(
                 except Exception as error:
                     logger.exception("Cycle close of subscription #%s failed", subscription_id)
                     errors.append(f"Subscription #{subscription_id}: {error}")
-                    subscription_billing_blocked(
-                        subscription_id=subscription_id, error=error, at=at
-                    )
+                    billing_block_record(subscription_id=subscription_id, error=error, at=at)
         ctx.usage.forget()
     return created, errors
 
@@ -340,7 +333,7 @@ def cycles_close(*, at: datetime, ctx: BuildContext | None = None, workers: int 
         except Exception as error:
             logger.exception("On-demand billing of subscription #%s failed", subscription_id)
             report.errors.append(f"Subscription #{subscription_id} (on demand): {error}")
-            subscription_billing_blocked(subscription_id=subscription_id, error=error, at=at)
+            billing_block_record(subscription_id=subscription_id, error=error, at=at)
     try:
         report.refreshed, settled = drafts_settle(at=at)
     except RECOVERABLE as error:
