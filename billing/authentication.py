@@ -4,6 +4,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from billing.models import ApiKey, hash_api_key
+from billing.throttling import failed_auth_guard
 
 
 class ApiKeyUser:
@@ -25,6 +26,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        failed_auth_guard(request)  # an address guessing keys is refused before any lookup
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None

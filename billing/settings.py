@@ -16,12 +16,28 @@ TALLY_ENV = env("TALLY_ENV", default="development")
 IS_PRODUCTION = TALLY_ENV == "production"
 
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-0123456789abcdef"
+# The key signs customers' invoice links: production refuses a short or guessable one (the
+# same bar as Django's `check --deploy`: 50+ characters, 5+ distinct, not a known default).
+MIN_SECRET_KEY_LENGTH = 50
 if IS_PRODUCTION:
     if "SECRET_KEY" not in env.ENVIRON:
         raise ImproperlyConfigured("SECRET_KEY must be set when TALLY_ENV=production.")
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when TALLY_ENV=production.")
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789abcdef")
+    _key = env("SECRET_KEY")
+    if (
+        len(_key) < MIN_SECRET_KEY_LENGTH
+        or len(set(_key)) < 5
+        or _key == DEV_SECRET_KEY
+        or _key.startswith("django-insecure-")
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} random characters when "
+            "TALLY_ENV=production (it signs invoice links). Generate one with: python -c "
+            '"import secrets; print(secrets.token_urlsafe(64))"'
+        )
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -41,6 +57,7 @@ INSTALLED_APPS = [
     "django_q",
     # Before billing, whose admin replaces auditlog's log entry admin (billing/admin.py).
     "auditlog",
+    "csp",
     "billing",
     "catalog",
     "customers",
@@ -53,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,6 +79,7 @@ MIDDLEWARE = [
     "billing.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "billing.middleware.api_input_guard",
 ]
 
 ROOT_URLCONF = "billing.urls"
@@ -96,7 +115,14 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Set CACHE_URL=redis://host:6379/0 in production: the API rate limits are then shared by all
+# workers and processes (the default per-process memory cache counts each one apart).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tally")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # django-environ names django-redis for redis:// URLs; Django's own backend needs no extra.
+    CACHES["default"]["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
+    CACHES["default"].pop("OPTIONS", None)
+CACHES["default"].setdefault("KEY_PREFIX", env("CACHE_KEY_PREFIX", default="tally"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -142,10 +168,14 @@ REST_FRAMEWORK = {
     # An API key within its scope (ingest/read/full): every view, including later ones.
     "DEFAULT_PERMISSION_CLASSES": ["billing.permissions.ApiKeyScopePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["billing.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE_LIMIT", default="1000/s")},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env("API_RATE_LIMIT", default="1000/s"),
+        # Requests whose API key is missing or wrong, per client address (key guessing).
+        "failed_auth": env("API_FAILED_AUTH_RATE_LIMIT", default="30/min"),
+    },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["billing.parsers.StrictJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "billing.openapi.TallyAutoSchema",
     "EXCEPTION_HANDLER": "billing.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
@@ -220,7 +250,41 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
+# Behind a proxy, the client address for rate limits: the number of proxies that append to
+# X-Forwarded-For (0: use REMOTE_ADDR). Never None: DRF would then trust any X-Forwarded-For a
+# client sends, and a key guesser would pick a new address per request.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+
+# Content Security Policy (django-csp) on every page: scripts only from our own origin (the
+# admin's and Swagger UI's are files; Swagger UI runs split so its init script is one too);
+# inline style attributes are allowed because the admin, Swagger UI and the hosted invoice
+# page use them, and styles cannot run code. docs/operations.md "Security headers".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
 if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # HSTS: browsers keep to HTTPS for a year. Turn preload/subdomains off with the variables
+    # if other hosts under the domain still serve plain HTTP.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)

@@ -11,6 +11,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = tempfile.mkdtemp(prefix="tally-test-media-")
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"api_key": "100000/s"},
+    "DEFAULT_THROTTLE_RATES": {"api_key": "100000/s", "failed_auth": "100000/s"},
 }
 PUBLIC_BASE_URL = "http://testserver"

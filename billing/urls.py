@@ -3,7 +3,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views import defaults
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from billing.api import api_error_response
 
 api_v1 = [
     path("", include("catalog.urls")),
@@ -20,7 +23,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(url_name="schema", authentication_classes=[]),
         name="api-docs",
     ),
     path("", include("invoices.public_urls")),
@@ -32,3 +35,22 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+
+# Every answer under /api/ is JSON, also where no view answers (docs/api.md "Errors").
+def handler404(request, exception):
+    return api_error_response(
+        request, status_code=404, default=defaults.page_not_found(request, exception)
+    )
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return api_error_response(request, status_code=500, default=None)
+    return defaults.server_error(request)
+
+
+def handler400(request, exception):
+    return api_error_response(
+        request, status_code=400, default=defaults.bad_request(request, exception)
+    )

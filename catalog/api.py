@@ -4,16 +4,13 @@ Each view validates its body with a serializer and calls one service or selector
 back as field errors (400), an existing code as 409, an unknown code as 404.
 """
 
-from contextlib import contextmanager
-
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import Conflict
-from catalog.errors import CatalogValidationError, CodeTaken
+from billing.api import PAGE_PARAMETERS, paginated, parse_id
 from catalog.models import Meter, Plan
 from catalog.selectors import (
     plan_get,
@@ -37,17 +34,6 @@ NOT_FOUND = OpenApiResponse(description="No such code.")
 CONFLICT = OpenApiResponse(description="The code is taken.")
 
 
-@contextmanager
-def service_errors():
-    """Service refusals as API errors: field errors → 400, a taken code → 409."""
-    try:
-        yield
-    except CatalogValidationError as error:
-        raise serializers.ValidationError(error.detail) from error
-    except CodeTaken as error:
-        raise Conflict(str(error)) from error
-
-
 def _meter(code: str) -> Meter:
     try:
         return Meter.objects.get(code=code)
@@ -56,10 +42,9 @@ def _meter(code: str) -> Meter:
 
 
 def _plan(code: str, version: str | None = None) -> Plan:
-    try:
-        number = None if version in (None, "") else int(version)
-    except ValueError:
-        raise serializers.ValidationError({"version": ["A whole number."]}) from None
+    number = None if version in (None, "") else parse_id(version)
+    if version not in (None, "") and number is None:
+        raise serializers.ValidationError({"version": ["A whole number."]})
     try:
         plan = plan_get(code=code, version=number)
     except Plan.DoesNotExist:
@@ -69,9 +54,13 @@ def _plan(code: str, version: str | None = None) -> Plan:
 
 
 class MeterListView(APIView):
-    @extend_schema(responses=MeterSerializer(many=True), summary="List meters")
+    paginated_list = True
+
+    @extend_schema(
+        parameters=PAGE_PARAMETERS, responses=MeterSerializer(many=True), summary="List meters"
+    )
     def get(self, request):
-        return Response(MeterSerializer(Meter.objects.order_by("code"), many=True).data)
+        return paginated(request, self, Meter.objects.order_by("code"), MeterSerializer)
 
     @extend_schema(
         request=MeterSerializer,
@@ -81,8 +70,7 @@ class MeterListView(APIView):
     def post(self, request):
         serializer = MeterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors():
-            meter = meter_create(**serializer.validated_data)
+        meter = meter_create(**serializer.validated_data)
         return Response(MeterSerializer(meter).data, status=status.HTTP_201_CREATED)
 
 
@@ -100,18 +88,20 @@ class MeterDetailView(APIView):
         meter = _meter(code)
         serializer = MeterSerializer(meter, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        with service_errors():
-            meter = meter_update(meter=meter, **serializer.validated_data)
+        meter = meter_update(meter=meter, **serializer.validated_data)
         return Response(MeterSerializer(meter).data)
 
 
 class PlanListView(APIView):
+    paginated_list = True
+
     @extend_schema(
-        responses=PlanSerializer(many=True), summary="List plans (the latest version of each)"
+        parameters=PAGE_PARAMETERS,
+        responses=PlanSerializer(many=True),
+        summary="List plans (the latest version of each)",
     )
     def get(self, request):
-        plans = plans_with_details(plans_latest())
-        return Response(PlanSerializer(plans, many=True, context={}).data)
+        return paginated(request, self, plans_with_details(plans_latest()), PlanSerializer)
 
     @extend_schema(
         request=PlanInputSerializer,
@@ -121,8 +111,7 @@ class PlanListView(APIView):
     def post(self, request):
         serializer = PlanInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors():
-            plan = plan_create(**serializer.validated_data)
+        plan = plan_create(**serializer.validated_data)
         plan = plans_with_details().get(pk=plan.pk)
         return Response(PlanSerializer(plan, context={}).data, status=status.HTTP_201_CREATED)
 
@@ -154,14 +143,16 @@ class PlanDetailView(APIView):
         plan = _plan(code)
         serializer = PlanInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        with service_errors():
-            plan = plan_update(plan=plan, **serializer.validated_data)
+        plan = plan_update(plan=plan, **serializer.validated_data)
         plan = plans_with_details().get(pk=plan.pk)
         return Response(PlanSerializer(plan, context={}).data)
 
 
 class PlanVersionsView(APIView):
+    paginated_list = True
+
     @extend_schema(
+        parameters=PAGE_PARAMETERS,
         responses={200: PlanVersionSerializer(many=True), 404: NOT_FOUND},
         summary="List a plan's versions, newest first",
     )
@@ -169,7 +160,7 @@ class PlanVersionsView(APIView):
         versions = plans_with_details(plan_versions(code=code))
         if not versions:
             raise NotFound(f"No plan with code {code!r}.")
-        return Response(PlanVersionSerializer(versions, many=True).data)
+        return paginated(request, self, versions, PlanVersionSerializer)
 
 
 class PricePreviewView(APIView):
@@ -181,6 +172,5 @@ class PricePreviewView(APIView):
     def post(self, request):
         serializer = PricePreviewInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors():
-            preview = price_preview_from_values(**serializer.validated_data)
+        preview = price_preview_from_values(**serializer.validated_data)
         return Response(PricePreviewSerializer(preview).data)

@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
 
+from billing.errors import AppError
 from catalog.currencies import format_money, is_known_currency
-from catalog.errors import CatalogValidationError
 from catalog.models import Charge, Meter, Plan
 from catalog.validation import CHARGE_FIELDS, charge_spec_from_values
 from rating import ChargeSpec, ChargeSpecError, RatingError, rate
@@ -163,7 +163,7 @@ def price_preview_from_values(
 ) -> dict:
     """Price a charge given as API fields (as in a plan; "meter" optional, checked if given).
 
-    Raises CatalogValidationError with field errors ({"charge": {"tiers": [...]}}) when the
+    Raises AppError with field errors ({"charge": {"tiers": [...]}}) when the
     currency is unknown or rating cannot price the charge.
     """
     errors: dict = {}
@@ -184,10 +184,10 @@ def price_preview_from_values(
     if charge_errors:
         errors["charge"] = charge_errors
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
     try:
         return price_preview(
             currency=currency, spec=spec, quantity=quantity, event_count=event_count
         )
     except RatingError as error:
-        raise CatalogValidationError({"quantity": [str(error)]}) from error
+        raise AppError({"quantity": [str(error)]}) from error

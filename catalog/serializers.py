@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from billing.api import validate_metadata
 from catalog.currencies import is_known_currency, price_text
 from catalog.models import (
     Aggregation,
@@ -174,7 +175,7 @@ class PlanInputSerializer(StrictSerializer):
     trial_bills_usage = serializers.BooleanField(
         required=False, help_text="Bill usage during a trial (default false: a free trial)."
     )
-    metadata = serializers.JSONField(required=False)
+    metadata = serializers.JSONField(required=False, validators=[validate_metadata])
     charges = serializers.ListField(child=ChargeInputSerializer(), required=False)
     features = serializers.ListField(
         required=False, help_text="Feature grants: not available yet, send none."
@@ -216,7 +217,7 @@ class PricePreviewInputSerializer(StrictSerializer):
 
 
 class TierSerializer(serializers.Serializer):
-    up_to = QuantityField()
+    up_to = QuantityField(allow_null=True, help_text="null on the last tier.")
     unit_amount = PriceField()
     flat_amount = PriceField()
 
@@ -227,15 +228,15 @@ class ChargeSerializer(serializers.Serializer):
     position = serializers.IntegerField(read_only=True)
     description = serializers.CharField(read_only=True)
     model = serializers.ChoiceField(choices=PricingModel.choices, read_only=True)
-    unit_amount = PriceField()
-    amount = PriceField()
-    package_size = QuantityField()
-    package_amount = PriceField()
-    rate = QuantityField()
-    fixed_amount = PriceField()
+    unit_amount = PriceField(allow_null=True)
+    amount = PriceField(allow_null=True)
+    package_size = QuantityField(allow_null=True)
+    package_amount = PriceField(allow_null=True)
+    rate = QuantityField(allow_null=True)
+    fixed_amount = PriceField(allow_null=True)
     free_units = QuantityField()
-    min_amount = PriceField()
-    max_amount = PriceField()
+    min_amount = PriceField(allow_null=True)
+    max_amount = PriceField(allow_null=True)
     cadence = serializers.ChoiceField(choices=Cadence.choices, read_only=True)
     tiers = TierSerializer(many=True, read_only=True)
 

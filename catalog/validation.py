@@ -5,6 +5,7 @@ A charge arrives as a mapping of the API's field names (from a request, a form o
 operator sees the same message wherever the charge was typed.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -131,6 +132,19 @@ def charge_errors(values: Mapping) -> dict[str, list[str]]:
     return {}
 
 
+# The longest billing period of each interval (docs/api.md "Bounds"): about five years at most,
+# a day of minutes and a month of hours, so period arithmetic and backlogs stay small.
+MAX_INTERVAL_COUNT = {
+    "minute": 1440,
+    "hour": 744,
+    "day": 366,
+    "week": 260,
+    "month": 60,
+    "quarter": 20,
+    "year": 5,
+}
+
+
 def plan_field_errors(plan: Plan) -> dict[str, list[str]]:
     """Field errors of a plan's own fields (not its charges); normalises the currency code."""
     errors: dict[str, list[str]] = {}
@@ -156,6 +170,11 @@ def plan_field_errors(plan: Plan) -> dict[str, list[str]]:
     if "interval_count" not in errors and plan.interval_count is not None:
         if plan.interval_count < 1:
             errors["interval_count"] = ["The interval count is at least 1."]
+        elif plan.interval_count > MAX_INTERVAL_COUNT.get(plan.interval, 1):
+            errors["interval_count"] = [
+                f"At most {MAX_INTERVAL_COUNT[plan.interval]} for a {plan.interval} interval "
+                "(a billing period of about five years at most)."
+            ]
     if "metadata" not in errors and not isinstance(plan.metadata, dict):
         errors["metadata"] = ['Metadata is an object of keys and values, e.g. {"team": "growth"}.']
     return errors
@@ -177,6 +196,10 @@ def _filters_errors(filters) -> list[str]:
     return problems
 
 
+# A dotted property path: non-empty names without dots, quotes or white space between dots.
+PROPERTY_PATH = re.compile(r'^[^.\s"]+(\.[^.\s"]+)*$')
+
+
 def meter_field_errors(meter: Meter) -> dict[str, list[str]]:
     """Field errors of a meter: column formats, the property a numeric meter reads, filters."""
     errors: dict[str, list[str]] = {}
@@ -188,6 +211,13 @@ def meter_field_errors(meter: Meter) -> dict[str, list[str]]:
         errors.setdefault("field", []).append(
             f"A {meter.aggregation} meter reads a property: give its path (e.g. tokens)."
         )
+    for name in ("field", "group_by"):
+        path = getattr(meter, name, "") or ""
+        if path.strip() and not PROPERTY_PATH.match(path):
+            errors.setdefault(name, []).append(
+                f"{path!r} is not a property path: names separated by single dots, e.g. "
+                "usage.tokens (no leading, trailing or double dots, no spaces)."
+            )
     filters_errors = _filters_errors(meter.filters)
     if filters_errors:
         errors["filters"] = filters_errors

@@ -101,6 +101,10 @@ class Subscription(TimestampedModel):
         null=True, blank=True, help_text="Expiration: the subscription ends by itself then."
     )
     metadata = models.JSONField(default=dict, blank=True)
+    # Billing blocked: the cycle close failed for this subscription since then, for this reason
+    # (the latest failure); cleared by the next period it closes (docs/operations.md).
+    billing_blocked_at = models.DateTimeField(null=True, blank=True)
+    billing_blocked_reason = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -86,6 +86,21 @@ class PropertyNumber(_PropertyExpression):
         return f"tally_number({sql} -> %s)", (*params, sqlite_json_path(self.path))
 
 
+class NonNegative(Func):
+    """True when the number (a PropertyNumber) is zero or more; NULL stays not true."""
+
+    output_field = models.BooleanField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} >= 0)", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite's numbers are exact decimal text here; the sign is all this needs.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(CAST({sql} AS REAL) >= 0)", params
+
+
 class _ExactAggregate(Aggregate):
     output_field = ExactNumberField()
     sqlite_function = ""

@@ -30,6 +30,11 @@ class Event(models.Model):
         default=False,
         help_text="Arrived for a period whose invoice was already finalized.",
     )
+    # Excluded from billing by an operator (a bad event that blocked a close): usage reads skip
+    # it. Who, when and why are kept on the row itself; the event is never deleted.
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    excluded_reason = models.TextField(blank=True, db_default="")
+    excluded_by = models.CharField(max_length=150, blank=True, db_default="")
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -7,6 +7,7 @@ from itertools import islice
 
 from django.db import connection, transaction
 
+from billing.errors import AppError, ErrorKind
 from metering.models import Event
 from metering.validation import EventInvalid, EventRow, event_validate, loads
 
@@ -161,6 +162,9 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
             "SELECT u.event_id, u.event_name, u.customer, u.ts, u.props::jsonb, %b, false "
             "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
             "AS u(event_id, event_name, customer, ts, props) "
+            # One order for every batch: two batches sharing events then take the unique
+            # index's locks in the same order, so they wait for each other, never deadlock.
+            "ORDER BY u.customer, u.event_id "
             f"ON CONFLICT {conflict} DO NOTHING",
             [
                 received_at,
@@ -172,3 +176,30 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
             ],
         )
         return cursor.rowcount
+
+
+MAX_EXCLUSION_REASON = 1000
+
+
+@transaction.atomic
+def event_exclude(*, event: Event, reason: str, by: str, at: datetime) -> Event:
+    """Exclude an event from billing (who, when, why kept on it): usage reads skip it from now.
+
+    For a bad event that blocks a subscription's close. Invoices already finalized keep what
+    they billed (corrections are credit notes). Excluding an excluded event is a conflict.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise AppError({"reason": ["Say why the event is excluded (kept with it)."]})
+    if len(reason) > MAX_EXCLUSION_REASON:
+        raise AppError({"reason": [f"At most {MAX_EXCLUSION_REASON} characters."]})
+    locked = Event.objects.select_for_update().get(pk=event.pk)
+    if locked.excluded_at is not None:
+        raise AppError(
+            f"Event {locked.event_id} was already excluded by {locked.excluded_by or 'someone'} "
+            f"at {locked.excluded_at.isoformat()}.",
+            kind=ErrorKind.CONFLICT,
+        )
+    locked.excluded_at, locked.excluded_reason, locked.excluded_by = at, reason, by[:150]
+    locked.save(update_fields=["excluded_at", "excluded_reason", "excluded_by"])
+    return locked

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from metering.properties import MAX_DIGITS
+from metering.properties import MAX_DIGITS, number_from_text
 
 MAX_FUTURE = timedelta(minutes=5)
+# Events may be backdated as far as a subscription may start (docs/api.md "Bounds").
+MAX_PAST = timedelta(days=5 * 365)
+# Every number a meter could read (a JSON number or a numeric string) is within ±MAX_NUMBER:
+# one event can then never overflow a stored quantity (18 digits before the point) and a
+# thousand of them still fit (docs/api.md "Bounds").
+MAX_NUMBER = Decimal(10) ** 15
 MAX_PROPERTIES_BYTES = 65_536
 MAX_NESTING = 20
 EVENT_FIELDS = ("event_id", "event_name", "external_customer_id", "timestamp", "properties")
@@ -34,7 +40,11 @@ class EventInvalid(Exception):
 
 
 class PropertiesInvalid(ValueError):
-    pass
+    """`field` names where: "properties", or the path of the value ("properties.usage.tokens")."""
+
+    def __init__(self, message: str, *, field: str = "properties"):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,9 @@ def event_validate(*, payload: object, at: datetime) -> EventRow:
     _check_text(errors, "event_name", event_name)
     external_customer_id = payload.get("external_customer_id")
     _check_text(errors, "external_customer_id", external_customer_id)
+    if "external_customer_id" not in errors:
+        # Customers' external ids are trimmed when created: trim here too, or they never match.
+        external_customer_id = external_customer_id.strip()
     timestamp = _timestamp(errors, payload.get("timestamp"), at)
 
     properties = payload.get("properties")
@@ -86,7 +99,7 @@ def event_validate(*, payload: object, at: datetime) -> EventRow:
             try:
                 properties_json = encode_properties(properties)
             except PropertiesInvalid as error:
-                errors["properties"] = [str(error)]
+                errors[error.field] = [str(error)]
 
     if errors:
         raise EventInvalid(errors)
@@ -129,33 +142,52 @@ def _timestamp(errors: dict, value: object, at: datetime) -> datetime:
         return at
     if timestamp > at + MAX_FUTURE:
         errors["timestamp"] = [f"More than 5 minutes in the future (server time {at.isoformat()})."]
+    elif timestamp < at - MAX_PAST:
+        errors["timestamp"] = [
+            f"More than 5 years in the past (server time {at.isoformat()}): too old to bill."
+        ]
     return timestamp
 
 
 def encode_properties(properties: dict) -> str:
     """Properties as compact JSON text, numbers written exactly as received."""
     parts: list[str] = []
-    _encode(properties, parts, 0)
+    _encode(properties, parts, 0, "properties")
     text = "".join(parts)
     if len(text) > MAX_PROPERTIES_BYTES:
         raise PropertiesInvalid(f"At most {MAX_PROPERTIES_BYTES} bytes of JSON.")
     return text
 
 
-def _encode(value: object, parts: list[str], depth: int) -> None:
+def _out_of_bounds(number: Decimal, path: str) -> PropertiesInvalid:
+    return PropertiesInvalid(
+        f"{number} is out of bounds: a number (or numeric text) in properties is between "
+        f"-{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}, with at most {MAX_DIGITS} decimals; "
+        "send identifiers that look like numbers with a non-numeric prefix.",
+        field=path,
+    )
+
+
+def _encode(value: object, parts: list[str], depth: int, path: str) -> None:
     kind = type(value)
     if kind is str:
         if _UNSTORABLE.search(value):
-            raise PropertiesInvalid("Text must not contain NUL characters or unpaired surrogates.")
+            raise PropertiesInvalid(
+                "Text must not contain NUL characters or unpaired surrogates.", field=path
+            )
+        # Text a meter would read as a number is bounded like a number.
+        if value and (value[0].isdigit() or value[0] in "+-.") and len(value) < 2000:
+            number = number_from_text(value)
+            if number is not None and not _within_bounds(number):
+                raise _out_of_bounds(number, path)
         parts.append(_encode_str(value))
     elif kind is int:
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:
+            raise _out_of_bounds(Decimal(value), path)
         parts.append(str(value))
     elif kind is Decimal:
-        # Within what meters read as numeric (metering.properties.NUMERIC_PATTERN).
-        if value.adjusted() >= MAX_DIGITS or value.as_tuple().exponent < -MAX_DIGITS:
-            raise PropertiesInvalid(
-                f"Numbers have at most {MAX_DIGITS} digits before and after the decimal point."
-            )
+        if not _within_bounds(value):
+            raise _out_of_bounds(value, path)
         parts.append(str(value))
     elif value is True:
         parts.append("true")
@@ -171,16 +203,24 @@ def _encode(value: object, parts: list[str], depth: int) -> None:
             for position, (key, item) in enumerate(value.items()):
                 if position:
                     parts.append(",")
-                _encode(key, parts, depth)
+                _encode(key, parts, depth, path)
                 parts.append(":")
-                _encode(item, parts, depth + 1)
+                _encode(item, parts, depth + 1, f"{path}.{key}")
             parts.append("}")
         else:
             parts.append("[")
             for position, item in enumerate(value):
                 if position:
                     parts.append(",")
-                _encode(item, parts, depth + 1)
+                _encode(item, parts, depth + 1, f"{path}.{position}")
             parts.append("]")
     else:
-        raise PropertiesInvalid(f"Unsupported value: {value!r}.")
+        raise PropertiesInvalid(f"Unsupported value: {value!r}.", field=path)
+
+
+def _within_bounds(number: Decimal) -> bool:
+    if not number.is_finite():
+        return False
+    if number.is_zero():
+        return True
+    return -MAX_NUMBER <= number <= MAX_NUMBER and number.as_tuple().exponent >= -MAX_DIGITS

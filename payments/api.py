@@ -16,17 +16,16 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import Conflict
+from billing.api import paginated, parse_id
+from billing.errors import AppError
 from catalog.currencies import format_money
 from catalog.serializers import StrictSerializer
 from invoices.models import Invoice
-from payments.gateway import GatewayDisabled, GatewayError
+from payments.gateway import GatewayError
 from payments.models import Payment
 from payments.selectors import payment_list
 from payments.services import (
     MANUAL_METHODS,
-    NoPaymentMethod,
-    PaymentStateError,
     invoice_attempt_payment,
     payment_record_manual,
     payment_refund,
@@ -110,14 +109,8 @@ class RefundInput(StrictSerializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-def _id(text: str) -> int | None:
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return int(text)
-    return None
-
-
 def _invoice_or_404(invoice_id: str) -> Invoice:
-    number = _id(invoice_id)
+    number = parse_id(invoice_id)
     invoice = (
         None
         if number is None
@@ -129,7 +122,7 @@ def _invoice_or_404(invoice_id: str) -> Invoice:
 
 
 def _payment_or_404(payment_id: str) -> Payment:
-    number = _id(payment_id)
+    number = parse_id(payment_id)
     payment = None if number is None else payment_list().filter(pk=number).first()
     if payment is None:
         raise NotFound(f"Unknown payment {payment_id}.")
@@ -147,10 +140,10 @@ class PaymentListView(APIView):
     )
     def get(self, request):
         invoice = request.query_params.get("invoice", "").strip()
-        if invoice and _id(invoice) is None:
+        if invoice and parse_id(invoice) is None:
             raise serializers.ValidationError({"invoice": ["Must be an invoice id."]})
-        payments = payment_list(invoice_id=_id(invoice) if invoice else None)
-        return Response(PaymentSerializer(payments, many=True).data)
+        payments = payment_list(invoice_id=parse_id(invoice) if invoice else None)
+        return paginated(request, self, payments, PaymentSerializer)
 
 
 class InvoicePaymentsView(APIView):
@@ -170,12 +163,9 @@ class InvoicePaymentsView(APIView):
             raise serializers.ValidationError(
                 {"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]}
             )
-        try:
-            payment = payment_record_manual(
-                invoice=invoice, at=timezone.now(), idempotency_key=key, **data.validated_data
-            )
-        except PaymentStateError as error:
-            raise Conflict(str(error)) from None
+        payment = payment_record_manual(
+            invoice=invoice, at=timezone.now(), idempotency_key=key, **data.validated_data
+        )
         return _shown(payment, status.HTTP_201_CREATED)
 
 
@@ -189,12 +179,10 @@ class InvoicePayView(APIView):
         invoice = _invoice_or_404(invoice_id)
         try:
             payment = invoice_attempt_payment(invoice=invoice, at=timezone.now())
-        except (PaymentStateError, NoPaymentMethod, GatewayDisabled) as error:
-            raise Conflict(str(error)) from None
         except GatewayError as error:
             raise GatewayUnavailable(str(error)) from None
         if payment is None:
-            raise Conflict(
+            raise AppError.conflict(
                 f"Nothing to charge on invoice {invoice}: it is paid or an attempt awaits Stripe."
             )
         return _shown(payment)
@@ -213,8 +201,6 @@ class PaymentRefundView(APIView):
         data.is_valid(raise_exception=True)
         try:
             refund = payment_refund(payment=payment, at=timezone.now(), **data.validated_data)
-        except PaymentStateError as error:
-            raise Conflict(str(error)) from None
         except GatewayError as error:
             raise GatewayUnavailable(str(error)) from None
         return _shown(refund.payment, status.HTTP_201_CREATED)

@@ -12,13 +12,17 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from billing.errors import AppError, ErrorKind
 from customers.models import Customer
 from payments.models import StripeCustomer
 from payments.stripe_units import to_stripe_amount
 
 
-class GatewayDisabled(Exception):
-    """The Stripe gateway is off (no STRIPE_SECRET_KEY)."""
+class GatewayDisabled(AppError):
+    """The Stripe gateway is off (no STRIPE_SECRET_KEY): a conflict with the setup (409)."""
+
+    def __init__(self, message):
+        super().__init__(message, kind=ErrorKind.CONFLICT)
 
 
 class GatewayError(Exception):

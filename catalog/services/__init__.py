@@ -1,12 +1,9 @@
 """Catalog actions (the writes): meters, plans and their versions. Import from here."""
 
-from catalog.errors import CatalogValidationError, CodeTaken
 from catalog.services.meters import meter_create, meter_update
 from catalog.services.plans import plan_create, plan_new_version, plan_update
 
 __all__ = [
-    "CatalogValidationError",
-    "CodeTaken",
     "meter_create",
     "meter_update",
     "plan_create",

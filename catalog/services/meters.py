@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from catalog.errors import CatalogValidationError, CodeTaken
+from billing.errors import AppError
 from catalog.models import Cadence, Meter, MeterReset
 from catalog.selectors import meter_plans_in_use
 from catalog.validation import meter_field_errors, on_demand_refusal
@@ -25,7 +25,7 @@ COUNTING_FIELDS = ("event_name", "aggregation", "field", "filters", "reset")
 def _validate(meter: Meter) -> None:
     errors = meter_field_errors(meter)
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
 
 
 def meter_create(
@@ -41,7 +41,7 @@ def meter_create(
     description: str = "",
     group_by: str = "",
 ) -> Meter:
-    """Create a meter; CatalogValidationError on bad fields, CodeTaken when the code exists."""
+    """Create a meter; AppError on bad fields (a conflict when the code exists)."""
     meter = Meter(
         code=code,
         name=name,
@@ -56,7 +56,7 @@ def meter_create(
     )
     _validate(meter)
     if Meter.objects.filter(code=code).exists():
-        raise CodeTaken(f"A meter with code {code!r} already exists.")
+        raise AppError.conflict(f"A meter with code {code!r} already exists.")
     meter.save()
     return meter
 
@@ -92,7 +92,7 @@ def meter_update(*, meter: Meter, **changes) -> Meter:
             plans = ", ".join(sorted({f"{c.plan.code} v{c.plan.version}" for c in on_demand}))
             errors["aggregation"] = [f"{refusal} It prices on-demand charges of {plans}."]
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
     meter = Meter.objects.select_for_update().get(pk=meter.pk)
     for name, value in changed.items():
         setattr(meter, name, value)

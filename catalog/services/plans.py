@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from catalog.errors import CatalogValidationError, CodeTaken
+from billing.errors import AppError
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, Tier
 from catalog.selectors import plan_is_frozen
 from catalog.validation import (
@@ -207,8 +207,8 @@ def plan_create(
     """Create version 1 of a plan with its charges and tiers, all or nothing.
 
     Charges are mappings of the API's fields ("meter" is a Meter or its code). Raises
-    CatalogValidationError with every field error (charges → index → field) before writing, and
-    CodeTaken when a plan with this code exists.
+    AppError with every field error (charges → index → field) before writing, and
+    a conflict AppError when a plan with this code exists.
     """
     plan = Plan(
         code=code,
@@ -228,9 +228,9 @@ def plan_create(
     errors: dict = plan_field_errors(plan)
     rows = _charge_rows(charges, errors)
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
     if Plan.objects.filter(code=plan.code).exists():
-        raise CodeTaken(
+        raise AppError.conflict(
             f"A plan with code {plan.code!r} already exists; change it with "
             f"PATCH /api/v1/plans/{plan.code} (a new version once subscribed)."
         )
@@ -248,7 +248,7 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
     edited: the changes make a new version (the highest so far + 1), copied from `plan` with the
     changed fields and charges, which is returned; subscriptions keep the version they have. When
     nothing actually changes, the frozen plan itself is returned. Its currency cannot change:
-    subscribers are billed in one currency. Refusals raise CatalogValidationError, writing nothing.
+    subscribers are billed in one currency. Refusals raise AppError, writing nothing.
     """
     errors: dict = {}
     for name, value in (("code", plan.code), ("version", plan.version)):
@@ -276,7 +276,7 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
     elif frozen:
         rows = _charge_rows([_charge_values(charge) for charge in plan.charges.all()], errors)
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
 
     if frozen:
         same_fields = all(getattr(candidate, name) == getattr(plan, name) for name in PLAN_FIELDS)
@@ -302,5 +302,5 @@ def plan_new_version(*, plan: Plan) -> Plan:
     errors: dict = {}
     rows = _charge_rows([_charge_values(charge) for charge in plan.charges.all()], errors)
     if errors:
-        raise CatalogValidationError(errors)
+        raise AppError(errors)
     return _save_version(_copy(plan), rows, version=latest_version + 1)

@@ -30,6 +30,23 @@ class SubscriptionPhaseInline(admin.TabularInline):
         return False
 
 
+class BillingBlockedFilter(admin.SimpleListFilter):
+    """Subscriptions whose cycle close fails (docs/operations.md "Billing blocked")."""
+
+    title = "billing"
+    parameter_name = "billing"
+
+    def lookups(self, request, model_admin):
+        return [("blocked", "Billing blocked"), ("ok", "Billing normally")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "blocked":
+            return queryset.filter(billing_blocked_at__isnull=False)
+        if self.value() == "ok":
+            return queryset.filter(billing_blocked_at__isnull=True)
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     change_form_template = "admin/customers/subscription/change_form.html"
@@ -43,8 +60,16 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "current_period_start",
         "next_billing_at",
         "cancel_at_period_end",
+        "billing_blocked",
     ]
-    list_filter = ["status", "anchor", "cancel_at_period_end", "plan__code", "plan__currency"]
+    list_filter = [
+        BillingBlockedFilter,
+        "status",
+        "anchor",
+        "cancel_at_period_end",
+        "plan__code",
+        "plan__currency",
+    ]
     search_fields = ["=id", "customer__external_id", "customer__name", "plan__code"]
     list_select_related = ["customer", "plan"]
     date_hierarchy = "started_at"
@@ -65,6 +90,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "ended_at",
         "ends_at",
         "metadata",
+        "billing_blocked_at",
+        "billing_blocked_reason",
         "created_at",
         "updated_at",
     ]
@@ -84,6 +111,17 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.display(description="Plan", ordering="plan__code")
     def plan_label(self, subscription: Subscription) -> str:
         return f"{subscription.plan.code} v{subscription.plan.version}"
+
+    @admin.display(description="Billing blocked", ordering="billing_blocked_at")
+    def billing_blocked(self, subscription: Subscription) -> str:
+        if subscription.billing_blocked_at is None:
+            return "—"
+        return format_html(
+            '<span style="color:#b3261e" title="{}">since {}</span>: {}',
+            subscription.billing_blocked_reason,
+            subscription.billing_blocked_at.strftime("%Y-%m-%d %H:%M UTC"),
+            subscription.billing_blocked_reason[:120],
+        )
 
     @admin.display(description="Next billing", ordering="current_period_end")
     def next_billing_at(self, subscription: Subscription):

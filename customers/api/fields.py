@@ -1,7 +1,7 @@
 """Input plumbing shared by the customers API: strict objects and aware datetimes."""
 
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
@@ -31,7 +31,11 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "invalid": "Not an ISO 8601 date and time: {input!r}.",
         "naive": "Include a UTC offset, e.g. 2026-01-31T00:00:00Z.",
+        "range": "Out of range: from 2000-01-01 to 2199-12-31 (UTC).",
     }
+    # The instants the API accepts at all; each service then applies its own window.
+    EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+    LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
     def to_internal_value(self, value):
         if not isinstance(value, str):
@@ -44,4 +48,10 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("invalid", input=value)
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.fail("naive")
-        return parsed.astimezone(UTC)
+        try:
+            moment = parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            self.fail("range")
+        if not self.EARLIEST <= moment < self.LATEST:
+            self.fail("range")
+        return moment

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from billing.api import validate_metadata
 from customers.api.fields import AwareDateTimeField, StrictSerializer
 from customers.models import BillingAnchor, Customer, Subscription, SubscriptionPhase
 from customers.services import EDITABLE_FIELDS
@@ -30,11 +31,12 @@ class CustomerInputSerializer(StrictSerializer):
     invoice_grace_period_hours = serializers.IntegerField(
         min_value=0, max_value=24 * 365, required=False
     )
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[validate_metadata])
 
 
 class CustomerSerializer(serializers.ModelSerializer):
     subscriptions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Customer
@@ -55,7 +57,7 @@ class SubscriptionCreateSerializer(StrictSerializer):
     anchor = serializers.ChoiceField(choices=BillingAnchor.choices, required=False)
     ends_at = AwareDateTimeField(required=False, allow_null=True)
     trial_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[validate_metadata])
 
 
 class SubscriptionChangePlanSerializer(StrictSerializer):

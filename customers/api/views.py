@@ -1,17 +1,13 @@
 """Views of the customers API: each validates with a serializer and calls one service/selector."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import Conflict
+from billing.api import PAGE_PARAMETERS, paginated, parse_id, query_choice, query_text
 from catalog.models import Plan
 from catalog.selectors import plan_get
 from customers.api.serializers import (
@@ -25,27 +21,12 @@ from customers.api.serializers import (
 from customers.models import Customer, Subscription, SubscriptionStatus
 from customers.selectors import customer_get, customer_list, subscription_get, subscription_list
 from customers.services import (
-    StateConflict,
     customer_create,
     customer_update,
     subscription_cancel,
     subscription_change_plan,
     subscription_create,
 )
-
-
-class ListPagination(LimitOffsetPagination):
-    """A plain list by default; `?limit=&offset=` gives a page with count, next and previous."""
-
-    max_limit = 1000
-
-
-@contextmanager
-def conflicts_as_409() -> Iterator[None]:
-    try:
-        yield
-    except StateConflict as conflict:
-        raise Conflict(" ".join(conflict.messages)) from None
 
 
 def _customer_or_404(external_id: str) -> Customer:
@@ -56,14 +37,11 @@ def _customer_or_404(external_id: str) -> Customer:
 
 
 def _subscription_or_404(subscription_id: str) -> Subscription:
+    number = parse_id(subscription_id)
     try:
-        # Anything but a plain id that fits a bigint is simply not found (never a 500).
-        if (
-            not (subscription_id.isascii() and subscription_id.isdigit())
-            or len(subscription_id) > 18
-        ):
+        if number is None:
             raise Subscription.DoesNotExist
-        return subscription_get(subscription_id=int(subscription_id))
+        return subscription_get(subscription_id=number)
     except Subscription.DoesNotExist:
         raise NotFound(f"Unknown subscription {subscription_id}.") from None
 
@@ -89,21 +67,9 @@ def _plan_in_body(code: str, version: int | None) -> Plan:
         raise serializers.ValidationError({"plan": [message]}) from None
 
 
-def _paginated(request, view, items, serializer_class) -> Response:
-    paginator = ListPagination()
-    page = paginator.paginate_queryset(items, request, view=view)
-    if page is None:
-        return Response(serializer_class(items, many=True).data)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="Page size; without it, the whole list."),
-    OpenApiParameter("offset", int),
-]
-
-
 class CustomerListView(APIView):
+    paginated_list = True
+
     @extend_schema(
         parameters=[
             OpenApiParameter("search", str, description="In external id, name, email, tax id."),
@@ -114,17 +80,16 @@ class CustomerListView(APIView):
     )
     def get(self, request):
         customers = customer_list(
-            search=request.query_params.get("search", "").strip(),
-            currency=request.query_params.get("currency", "").strip(),
+            search=query_text(request, "search"),
+            currency=query_text(request, "currency"),
         )
-        return _paginated(request, self, customers, CustomerSerializer)
+        return paginated(request, self, customers, CustomerSerializer)
 
     @extend_schema(request=CustomerInputSerializer, responses={201: CustomerSerializer})
     def post(self, request):
         serializer = CustomerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with conflicts_as_409():
-            customer = customer_create(**serializer.validated_data)
+        customer = customer_create(**serializer.validated_data)
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -143,6 +108,8 @@ class CustomerDetailView(APIView):
 
 
 class SubscriptionListView(APIView):
+    paginated_list = True
+
     @extend_schema(
         parameters=[
             OpenApiParameter("customer", str, description="A customer's external id."),
@@ -153,18 +120,12 @@ class SubscriptionListView(APIView):
         responses=SubscriptionSerializer(many=True),
     )
     def get(self, request):
-        status_filter = request.query_params.get("status", "").strip()
-        if status_filter and status_filter not in SubscriptionStatus.values:
-            choices = ", ".join(SubscriptionStatus.values)
-            raise serializers.ValidationError(
-                {"status": [f"Unknown status '{status_filter}': choose one of {choices}."]}
-            )
         subscriptions = subscription_list(
-            customer_external_id=request.query_params.get("customer", "").strip(),
-            status=status_filter,
-            plan_code=request.query_params.get("plan", "").strip(),
+            customer_external_id=query_text(request, "customer"),
+            status=query_choice(request, "status", SubscriptionStatus.values),
+            plan_code=query_text(request, "plan"),
         )
-        return _paginated(request, self, subscriptions, SubscriptionSerializer)
+        return paginated(request, self, subscriptions, SubscriptionSerializer)
 
     @extend_schema(request=SubscriptionCreateSerializer, responses={201: SubscriptionSerializer})
     def post(self, request):
@@ -174,17 +135,16 @@ class SubscriptionListView(APIView):
         customer = _customer_in_body(fields["customer"])
         plan = _plan_in_body(fields["plan"], fields.get("plan_version"))
         at = timezone.now()
-        with conflicts_as_409():
-            subscription = subscription_create(
-                customer=customer,
-                plan=plan,
-                started_at=fields.get("started_at", at),
-                anchor=fields.get("anchor", "anniversary"),
-                at=at,
-                ends_at=fields.get("ends_at"),
-                trial_days=fields.get("trial_days"),
-                metadata=fields.get("metadata"),
-            )
+        subscription = subscription_create(
+            customer=customer,
+            plan=plan,
+            started_at=fields.get("started_at", at),
+            anchor=fields.get("anchor", "anniversary"),
+            at=at,
+            ends_at=fields.get("ends_at"),
+            trial_days=fields.get("trial_days"),
+            metadata=fields.get("metadata"),
+        )
         subscription = subscription_get(subscription_id=subscription.pk)
         return Response(SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
 

@@ -1,7 +1,6 @@
 """Actions that write customers and subscriptions: create, update, subscribe, change, cancel."""
 
 from customers.services.customers import EDITABLE_FIELDS, customer_create, customer_update
-from customers.services.errors import StateConflict
 from customers.services.subscriptions import (
     subscription_advance_period,
     subscription_cancel,
@@ -11,7 +10,6 @@ from customers.services.subscriptions import (
 
 __all__ = [
     "EDITABLE_FIELDS",
-    "StateConflict",
     "customer_create",
     "customer_update",
     "subscription_advance_period",

@@ -5,9 +5,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from billing.errors import AppError
 from customers.models import Customer
-from customers.services.errors import StateConflict
-from customers.validators import validate_country_code, validate_currency_code
+from customers.validators import (
+    validate_country_code,
+    validate_currency_code,
+    validate_external_id,
+)
 
 # The fields an operator or an integration may set; external_id is set once, at creation.
 EDITABLE_FIELDS = (
@@ -67,16 +71,20 @@ def _full_clean(customer: Customer) -> None:
 
 @transaction.atomic
 def customer_create(*, external_id: str, name: str, **attributes: Any) -> Customer:
-    """A new customer. `attributes` are any of EDITABLE_FIELDS; raises StateConflict if taken."""
+    """A new customer. `attributes` are any of EDITABLE_FIELDS; a conflict AppError if taken."""
     unknown = sorted(set(attributes) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationError({field: "Unknown field." for field in unknown})
     external_id = (external_id or "").strip()
     if not external_id:
         raise ValidationError({"external_id": "A customer needs an external_id."})
+    try:
+        validate_external_id(external_id)
+    except ValidationError as error:
+        raise ValidationError({"external_id": error.messages}) from None
     values = _normalized({"name": name, **attributes})
     if Customer.objects.filter(external_id=external_id).exists():
-        raise StateConflict(f"A customer with external_id '{external_id}' already exists.")
+        raise AppError.conflict(f"A customer with external_id '{external_id}' already exists.")
     customer = Customer(external_id=external_id, **values)
     _full_clean(customer)
     customer.save()

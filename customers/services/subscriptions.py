@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from billing.errors import AppError
 from catalog.models import Plan
 from customers.models import (
     LIVE_STATUSES,
@@ -22,11 +23,35 @@ from customers.models import (
     SubscriptionStatus,
 )
 from customers.selectors import period_after, period_at, subscription_stop_at
-from customers.services.errors import StateConflict
 from customers.signals import subscription_canceled, subscription_created, subscription_updated
-from rating.periods import annualized
+from rating.errors import RatingError
+from rating.periods import add_interval, annualized
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+# Bounds of the instants a subscription accepts (docs/api.md "Bounds"). A start may be
+# backdated up to five years (as Stripe allows) and by at most MAX_BACKLOG_PERIODS of its plan,
+# so one close never has thousands of past periods to issue; a plan change may be scheduled up
+# to five years ahead.
+MAX_BACKDATE = timedelta(days=5 * 365)
+MAX_BACKLOG_PERIODS = 400
+MAX_SCHEDULE_AHEAD = timedelta(days=5 * 365)
+
+
+def _start_refusal(plan: Plan, started_at: datetime, at: datetime) -> str | None:
+    earliest = at - MAX_BACKDATE
+    periods = plan.interval_count * MAX_BACKLOG_PERIODS
+    try:
+        backlog_earliest = add_interval(at, interval=plan.interval, count=-periods)
+    except RatingError:
+        backlog_earliest = earliest
+    if started_at < max(earliest, backlog_earliest):
+        return (
+            f"started_at may be backdated by at most 5 years and {MAX_BACKLOG_PERIODS} periods "
+            f"of plan '{plan.code}': not before {_text(max(earliest, backlog_earliest))}."
+        )
+    return None
 
 
 def _utc(name: str, moment: datetime | None) -> datetime | None:
@@ -161,8 +186,14 @@ def subscription_create(
         errors["anchor"] = f"Unknown anchor '{anchor}': choose anniversary or calendar."
     if started_at > at:
         errors["started_at"] = "started_at cannot be in the future."
+    else:
+        refusal = _start_refusal(plan, started_at, at)
+        if refusal:
+            errors["started_at"] = refusal
     if ends_at is not None and ends_at <= started_at:
         errors["ends_at"] = "ends_at must be after started_at."
+    elif ends_at is not None and ends_at > at + MAX_SCHEDULE_AHEAD:
+        errors["ends_at"] = "ends_at may be at most 5 years ahead."
     if trial_days is not None and (
         isinstance(trial_days, bool) or not isinstance(trial_days, int) or trial_days < 0
     ):
@@ -178,7 +209,7 @@ def subscription_create(
 
     live = customer.subscriptions.filter(status__in=LIVE_STATUSES).select_related("plan").first()
     if live is not None:
-        raise StateConflict(
+        raise AppError.conflict(
             f"Customer '{customer.external_id}' already has a live subscription "
             f"(#{live.pk} on '{live.plan.code}'): change its plan or cancel it first."
         )
@@ -253,6 +284,8 @@ def _check_change_moment(
                 "take effect before that."
             }
         )
+    if moment > at + MAX_SCHEDULE_AHEAD:
+        raise ValidationError({"at": "A plan change may be scheduled at most 5 years ahead."})
     if moment > at:
         period = period_at(subscription=subscription, phases=phases, at=moment)
         if period is None or period.start != moment:
@@ -462,6 +495,8 @@ def subscription_advance_period(
         if subscription.status == SubscriptionStatus.TRIALING and trial_ends_at <= boundary:
             subscription.status = SubscriptionStatus.ACTIVE
     subscription.plan = _plan_in_effect(subscription, phases, at)
+    # A period closed: whatever blocked billing before is behind it (docs/operations.md).
+    subscription.billing_blocked_at, subscription.billing_blocked_reason = None, ""
     subscription.save()
     if subscription.status != status_before:
         subscription_updated.send(sender=Subscription, subscription=subscription, at=at)

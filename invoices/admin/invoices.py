@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from billing.errors import AppError
 from catalog.currencies import money_display
 from invoices.admin.display import line_rows, totals_rows
 from invoices.documents import invoice_hosted_url, invoice_pdf_url
 from invoices.models import Invoice, InvoiceStatus
 from invoices.services import (
-    InvoiceStateError,
     invoice_finalize,
     invoice_mark_uncollectible,
     invoice_void,
@@ -209,7 +209,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             try:
                 invoice = service(invoice=invoice, at=timezone.now())
-            except InvoiceStateError as error:
+            except AppError as error:
                 messages.error(request, str(error))
             else:
                 messages.success(request, f"Invoice {invoice} {verb}.")
@@ -227,7 +227,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         for invoice in queryset.order_by("pk"):
             try:
                 done.append(str(service(invoice=invoice, at=timezone.now())))
-            except InvoiceStateError as error:
+            except AppError as error:
                 refused.append(str(error))
         if done:
             messages.success(request, f"{len(done)} invoice(s) {verb}: {', '.join(done)}.")

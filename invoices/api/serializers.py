@@ -15,6 +15,10 @@ from invoices.documents import invoice_hosted_url, invoice_pdf_url
 from invoices.models import Invoice
 from rating.money import decimal_string
 
+# What the schema says of fields that are null on some invoices (drafts, fee lines).
+NULLABLE_STR = {"type": "string", "nullable": True}
+NULLABLE_URI = {"type": "string", "format": "uri", "nullable": True}
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class InvoiceMoneyField(serializers.Field):
@@ -45,7 +49,7 @@ class InvoiceLineSerializer(serializers.Serializer):
     def _currency(self) -> str:
         return self.context["currency"]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STR)
     def get_meter(self, line) -> str | None:
         return None if line.meter is None else line.meter.code
 
@@ -53,7 +57,7 @@ class InvoiceLineSerializer(serializers.Serializer):
     def get_quantity(self, line) -> str:
         return decimal_string(line.quantity)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STR)
     def get_unit_amount(self, line) -> str | None:
         return None if line.unit_amount is None else price_text(line.unit_amount, self._currency)
 
@@ -61,7 +65,7 @@ class InvoiceLineSerializer(serializers.Serializer):
     def get_amount(self, line) -> str:
         return format_money(line.amount, self._currency)
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_events_url(self, line) -> str | None:
         invoice_id = self.context.get("invoice_id")
         if line.id is None or invoice_id is None or line.meter is None:
@@ -142,7 +146,7 @@ class InvoiceSerializer(serializers.Serializer):
     def get_customer(self, invoice) -> str:
         return invoice.customer.external_id
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field({"type": "integer", "nullable": True})
     def get_subscription(self, invoice) -> int | None:
         if isinstance(invoice, Invoice):
             return invoice.subscription_id  # the id is on the row: no query per invoice
@@ -154,11 +158,11 @@ class InvoiceSerializer(serializers.Serializer):
         context = {**self.context, "currency": invoice.currency, "invoice_id": invoice.id}
         return InvoiceLineSerializer(lines, many=True, context=context).data
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_pdf_url(self, invoice) -> str | None:
         return invoice_pdf_url(invoice=invoice) if invoice.id else None
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_hosted_url(self, invoice) -> str | None:
         return invoice_hosted_url(invoice=invoice) if invoice.id else None
 

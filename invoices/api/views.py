@@ -6,13 +6,18 @@ allow (finalize a finalized invoice, void a paid one) → 409; a bad filter → 
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import Conflict
+from billing.api import (
+    PAGE_PARAMETERS,
+    ListPagination,
+    paginated,
+    parse_id,
+    query_choice,
+    query_text,
+)
 from catalog.currencies import format_money
 from customers.models import Customer
 from customers.selectors import customer_get
@@ -26,7 +31,6 @@ from invoices.selectors import (
     upcoming_invoice,
 )
 from invoices.services import (
-    InvoiceStateError,
     invoice_finalize,
     invoice_mark_uncollectible,
     invoice_void,
@@ -39,21 +43,8 @@ CONFLICT = OpenApiResponse(description="The invoice's status does not allow it."
 MAX_EVENTS = 1000
 
 
-class ListPagination(LimitOffsetPagination):
-    """A plain list by default; `?limit=&offset=` gives a page with count, next and previous."""
-
-    max_limit = 1000
-
-
-def _id(text: str) -> int | None:
-    """A plain id that fits a bigint, or None (an id never answers with a 500)."""
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return int(text)
-    return None
-
-
 def _invoice_or_404(invoice_id: str) -> Invoice:
-    number = _id(invoice_id)
+    number = parse_id(invoice_id)
     try:
         if number is None:
             raise Invoice.DoesNotExist
@@ -62,43 +53,29 @@ def _invoice_or_404(invoice_id: str) -> Invoice:
         raise NotFound(f"Unknown invoice {invoice_id}.") from None
 
 
-def _choice(request, name: str, choices: list[str]) -> str:
-    value = request.query_params.get(name, "").strip()
-    if value and value not in choices:
-        raise serializers.ValidationError(
-            {name: [f"Unknown {name} '{value}': choose one of {', '.join(choices)}."]}
-        )
-    return value
-
-
 def _shown(request, invoice: Invoice) -> Response:
     return Response(InvoiceSerializer(invoice, context={"request": request}).data)
 
 
 class InvoiceListView(APIView):
+    paginated_list = True
+
     @extend_schema(
         parameters=[
             OpenApiParameter("customer", str, description="A customer's external id."),
             OpenApiParameter("status", str, enum=InvoiceStatus.values),
             OpenApiParameter("kind", str, enum=InvoiceKind.values),
-            OpenApiParameter("limit", int, description="Page size; without it, the whole list."),
-            OpenApiParameter("offset", int),
+            *PAGE_PARAMETERS,
         ],
         responses=InvoiceSerializer(many=True),
     )
     def get(self, request):
         invoices = invoice_list(
-            customer_external_id=request.query_params.get("customer", "").strip(),
-            status=_choice(request, "status", InvoiceStatus.values),
-            kind=_choice(request, "kind", InvoiceKind.values),
+            customer_external_id=query_text(request, "customer"),
+            status=query_choice(request, "status", InvoiceStatus.values),
+            kind=query_choice(request, "kind", InvoiceKind.values),
         )
-        paginator = ListPagination()
-        page = paginator.paginate_queryset(invoices, request, view=self)
-        context = {"request": request}
-        if page is None:
-            return Response(InvoiceSerializer(invoices, many=True, context=context).data)
-        data = InvoiceSerializer(page, many=True, context=context).data
-        return paginator.get_paginated_response(data)
+        return paginated(request, self, invoices, InvoiceSerializer, context={"request": request})
 
 
 class InvoiceDetailView(APIView):
@@ -110,15 +87,19 @@ class InvoiceDetailView(APIView):
 class InvoiceLineEventsView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", int, description=f"Events per page (≤ {MAX_EVENTS})."),
-            OpenApiParameter("offset", int),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS},
+                description=f"Events per page (≤ {MAX_EVENTS}).",
+            ),
+            PAGE_PARAMETERS[1],
         ],
         responses={200: LineEventsSerializer, 404: NOT_FOUND},
         description="The exact events behind a usage line; their aggregation is `quantity`, "
         "equal to the line's quantity while the invoice's usage is unchanged.",
     )
     def get(self, request, invoice_id: str, line_id: str):
-        invoice_number, line_number = _id(invoice_id), _id(line_id)
+        invoice_number, line_number = parse_id(invoice_id), parse_id(line_id)
         try:
             if invoice_number is None or line_number is None:
                 raise InvoiceLine.DoesNotExist
@@ -142,10 +123,7 @@ class InvoiceActionView(APIView):
     @extend_schema(request=None, responses={200: InvoiceSerializer, 404: NOT_FOUND, 409: CONFLICT})
     def post(self, request, invoice_id: str):
         invoice = _invoice_or_404(invoice_id)
-        try:
-            self.service(invoice=invoice, at=timezone.now())
-        except InvoiceStateError as error:
-            raise Conflict(str(error)) from None
+        self.service(invoice=invoice, at=timezone.now())
         return _shown(request, invoice_get(invoice_id=invoice.pk))
 
 

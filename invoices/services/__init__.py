@@ -18,7 +18,6 @@ from invoices.services.cycles import (
 from invoices.services.grace import drafts_settle
 from invoices.services.late_events import events_flag_late
 from invoices.services.lifecycle import (
-    InvoiceStateError,
     invoice_finalize,
     invoice_mark_uncollectible,
     invoice_void,
@@ -28,7 +27,6 @@ from invoices.services.verification import VerificationReport, invoices_verify
 
 __all__ = [
     "CloseReport",
-    "InvoiceStateError",
     "VerificationReport",
     "cycles_close",
     "drafts_settle",

@@ -29,6 +29,7 @@ from customers.models import Subscription, SubscriptionPhase
 from customers.selectors import subscription_phases, subscriptions_due
 from customers.services import subscription_advance_period
 from invoices.models import Invoice, InvoiceKind
+from invoices.services.blocks import billing_block_record
 from invoices.services.drafts import InvoiceDraft
 from invoices.services.grace import drafts_settle
 from invoices.services.inputs import BuildContext
@@ -199,6 +200,7 @@ def subscriptions_close_periods(
             locked = _with_phases(
                 Subscription.objects.select_for_update(of=("self",)).filter(pk__in=subscription_ids)
             ).order_by("pk")
+            locked = locked.filter(billing_blocked_at=None)  # blocked ones: one by one
             ready, settled = [], set()
             for subscription in locked:
                 state = billing_state(subscription=subscription)
@@ -293,6 +295,7 @@ def subscriptions_bill(
                 except Exception as error:
                     logger.exception("Cycle close of subscription #%s failed", subscription_id)
                     errors.append(f"Subscription #{subscription_id}: {error}")
+                    billing_block_record(subscription_id=subscription_id, error=error, at=at)
         ctx.usage.forget()
     return created, errors
 
@@ -320,6 +323,7 @@ def cycles_close(*, at: datetime, ctx: BuildContext | None = None, workers: int 
         except Exception as error:
             logger.exception("On-demand billing of subscription #%s failed", subscription_id)
             report.errors.append(f"Subscription #{subscription_id} (on demand): {error}")
+            billing_block_record(subscription_id=subscription_id, error=error, at=at)
     try:
         report.refreshed, settled = drafts_settle(at=at)
     except RECOVERABLE as error:

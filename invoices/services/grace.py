@@ -10,8 +10,9 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
+from billing.errors import AppError
 from invoices.models import Invoice, InvoiceStatus
-from invoices.services.lifecycle import InvoiceStateError, invoice_finalize
+from invoices.services.lifecycle import invoice_finalize
 from invoices.services.persist import invoice_refresh_usage
 from metering.models import Event
 
@@ -28,7 +29,7 @@ def drafts_settle(*, at: datetime) -> tuple[int, list[Invoice]]:
     ):
         try:
             finalized.append(invoice_finalize(invoice=Invoice(pk=invoice_id), at=at))
-        except InvoiceStateError:
+        except AppError:
             pass  # finalized or voided by someone else meanwhile
     arrived = Event.objects.filter(
         external_customer_id=OuterRef("customer__external_id"),

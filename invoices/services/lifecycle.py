@@ -11,15 +11,11 @@ from datetime import datetime
 
 from django.db import transaction
 
+from billing.errors import AppError
 from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceStatus
 from invoices.services.numbering import finalization_fields
 from invoices.services.persist import invoice_refresh_usage
-
-
-class InvoiceStateError(Exception):
-    """The action does not apply to the invoice in its current status (answered 409)."""
-
 
 VOIDABLE = (InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
 
@@ -40,7 +36,7 @@ def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) ->
     """
     invoice = _locked(invoice)
     if invoice.status != InvoiceStatus.DRAFT:
-        raise InvoiceStateError(
+        raise AppError.conflict(
             f"Invoice {invoice} is {invoice.status}: only a draft can be finalized."
         )
     if refresh:
@@ -58,7 +54,7 @@ def invoice_void(*, invoice: Invoice, at: datetime) -> Invoice:
     """Void a draft, a finalized or an uncollectible invoice: nothing is owed on it any more."""
     invoice = _locked(invoice)
     if invoice.status not in VOIDABLE:
-        raise InvoiceStateError(
+        raise AppError.conflict(
             f"Invoice {invoice} is {invoice.status}: only a draft, finalized or uncollectible "
             "invoice can be voided."
         )
@@ -73,7 +69,7 @@ def invoice_mark_uncollectible(*, invoice: Invoice, at: datetime) -> Invoice:
     """Mark a finalized invoice as not expected to be paid (it stays owed and numbered)."""
     invoice = _locked(invoice)
     if invoice.status != InvoiceStatus.FINALIZED:
-        raise InvoiceStateError(
+        raise AppError.conflict(
             f"Invoice {invoice} is {invoice.status}: only a finalized invoice can be marked "
             "uncollectible."
         )

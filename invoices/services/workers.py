@@ -5,13 +5,54 @@ connection, through the same `subscriptions_bill`; the subscription row locks an
 constraint keep every invoice issued once, and the numbering lock keeps numbers gapless.
 """
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
 from django.db import connections
 
 from invoices.models import Invoice
+
+PR_SET_PDEATHSIG = 1
+PARENT_CHECK_SECONDS = 1.0
+
+
+def die_with_parent() -> None:
+    """Make this (child) process end when its parent does, even on `kill -9` of the parent.
+
+    Linux delivers SIGKILL at the parent's death (prctl PR_SET_PDEATHSIG); elsewhere, and for
+    a parent that died before the call, a daemon thread exits once the parent pid changes.
+    Without it, a killed `close_cycles --workers N` leaves its workers blocked on a pipe.
+    """
+    parent = os.getppid()
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        try:
+            ctypes.CDLL(libc_name, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (AttributeError, OSError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while not _parent_gone.wait(PARENT_CHECK_SECONDS):
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+_parent_gone = threading.Event()
+
+
+def _worker_init() -> None:
+    connections.close_all()
+    die_with_parent()
 
 
 def _bill_share(subscription_ids: list[int], at: datetime) -> tuple[list[int], list[str]]:
@@ -36,7 +77,7 @@ def subscriptions_bill_in_processes(
     connections.close_all()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=connections.close_all
+        max_workers=workers, mp_context=context, initializer=_worker_init
     ) as pool:
         results = list(pool.map(_bill_share, shares, [at] * workers))
     invoice_ids = [pk for ids, _ in results for pk in ids]

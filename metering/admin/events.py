@@ -7,10 +7,12 @@ the detail explains, meter by meter, why the event counts or not.
 
 from datetime import UTC, timedelta
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from catalog.models import Meter
@@ -31,6 +33,7 @@ from metering.selectors import (
     usage_for_period,
     usage_series,
 )
+from metering.services import event_exclude
 
 STATUS_COLOURS = {
     EventStatus.COUNTED: "#1b7f3b",
@@ -130,6 +133,9 @@ class EventAdmin(admin.ModelAdmin):
         "received_at",
         "is_late",
         "properties_pretty",
+        "excluded_at",
+        "excluded_by",
+        "excluded_reason",
     ]
     readonly_fields = fields
     change_list_template = "admin/metering/event/change_list.html"
@@ -206,6 +212,9 @@ class EventAdmin(admin.ModelAdmin):
             ]
             if diagnosis.customer is not None:
                 extra_context["customer_url"] = _customer_admin_url(diagnosis.customer.pk)
+            extra_context["can_exclude"] = event.excluded_at is None and request.user.has_perm(
+                "metering.change_event"
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- usage explorer ------------------------------------------------------------------
@@ -216,7 +225,39 @@ class EventAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.explorer_view),
             name="metering_event_explorer",
         )
-        return [explorer, *super().get_urls()]
+        exclude = path(
+            "<path:object_id>/exclude/",
+            self.admin_site.admin_view(self.exclude_view),
+            name="metering_event_exclude",
+        )
+        return [explorer, exclude, *super().get_urls()]
+
+    def exclude_view(self, request, object_id):
+        """POST: exclude the event from billing, with the operator's reason (kept on it)."""
+        if not request.user.has_perm("metering.change_event"):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        event = self.get_object(request, object_id)
+        if event is None:
+            raise Http404
+        try:
+            event_exclude(
+                event=event,
+                reason=request.POST.get("reason", ""),
+                by=request.user.get_username(),
+                at=timezone.now(),
+            )
+        except ValidationError as refusal:
+            self.message_user(request, " ".join(refusal.messages), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Event {event.event_id} is excluded from billing; the next close bills "
+                "without it.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:metering_event_change", args=[event.pk]))
 
     def explorer_view(self, request):
         if not self.has_view_permission(request):

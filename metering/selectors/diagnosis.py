@@ -194,6 +194,12 @@ def event_diagnose(*, event: Event) -> EventDiagnosis:
         )
     if event.is_late:
         reasons.append("Late: it arrived after the invoice of its period was finalized.")
+    if event.excluded_at is not None:
+        reasons.insert(
+            0,
+            f"Excluded from billing by {event.excluded_by or 'an operator'} at "
+            f"{event.excluded_at.isoformat()}: {event.excluded_reason}",
+        )
 
     status = _diagnosis_status(event, meters, verdicts, customer, subscription)
     return EventDiagnosis(event, verdicts, customer, subscription, status, reasons, similar)
@@ -245,6 +251,8 @@ def _meter_reason(meter: Meter, properties: object, *, counted: bool) -> tuple[s
     number = value_as_number(raw)
     if meter.aggregation in NUMERIC_AGGREGATIONS and number is None:
         return f"Not counted: {meter.field} = {value_as_text(raw)!r} is not a number.", None
+    if meter.aggregation in NUMERIC_AGGREGATIONS and number < 0:
+        return f"Not counted: {meter.field} = {number} is negative (usage is never negative).", None
     if counted:
         return f"Counted: {meter.field} = {number} ({meter.get_aggregation_display()}).", number
     return "Not counted.", None

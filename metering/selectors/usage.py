@@ -13,7 +13,14 @@ from django.db.models.functions import RowNumber, Trunc
 from django.db.models.lookups import Exact, In, IsNull
 
 from catalog.models import Aggregation, Meter
-from metering.expressions import ExactMax, ExactMin, ExactSum, PropertyNumber, PropertyText
+from metering.expressions import (
+    ExactMax,
+    ExactMin,
+    ExactSum,
+    NonNegative,
+    PropertyNumber,
+    PropertyText,
+)
 from metering.models import Event
 from metering.properties import filter_value_text
 from rating.money import DIVISION
@@ -56,17 +63,18 @@ class UsageBucket:
 def meter_condition(*, meter: Meter) -> Q:
     """What an event must satisfy to count for `meter`, as a condition on its own row.
 
-    Its event name, its filters (property equals one of the values) and, for a numeric
-    aggregation, a numeric value at `meter.field`; for unique_count, a value there.
+    Its event name, not excluded from billing by an operator, its filters (property equals one
+    of the values) and, for a numeric aggregation, a number of zero or more at `meter.field`
+    (negative values are never counted: docs/api.md "Bounds"); for unique_count, a value there.
     """
-    parts: list = [Exact(F("event_name"), meter.event_name)]
+    parts: list = [Exact(F("event_name"), meter.event_name), IsNull(F("excluded_at"), True)]
     for prop, allowed in sorted((meter.filters or {}).items()):
         values = allowed if isinstance(allowed, list | tuple) else [allowed]
         if not values:
             return Q(pk__in=[])
         parts.append(In(PropertyText(prop), [filter_value_text(value) for value in values]))
     if meter.aggregation in NUMERIC_AGGREGATIONS:
-        parts.append(IsNull(PropertyNumber(meter.field), False))
+        parts.append(NonNegative(PropertyNumber(meter.field)))
     elif meter.aggregation == Aggregation.UNIQUE_COUNT:
         parts.append(IsNull(PropertyText(meter.field), False))
     return Q(*parts)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from billing.errors import AppError, ErrorKind
 from invoices.models import Invoice, InvoiceStatus
 from payments.gateway import (
     GatewayDisabled,
@@ -37,8 +38,11 @@ logger = logging.getLogger(__name__)
 UNANSWERED_AFTER = timedelta(minutes=10)
 
 
-class NoPaymentMethod(Exception):
-    """The customer has no saved payment method: they pay from the hosted invoice page."""
+class NoPaymentMethod(AppError):
+    """The customer has no saved payment method: they pay from the hosted invoice page (409)."""
+
+    def __init__(self, message):
+        super().__init__(message, kind=ErrorKind.CONFLICT)
 
 
 def attempt_key(*, invoice_id: int, attempt: int) -> str:

@@ -7,8 +7,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 
+from billing.errors import AppError, ErrorKind
 from invoices.models import Invoice, InvoiceStatus
-from invoices.services import InvoiceStateError, invoice_mark_uncollectible
+from invoices.services import invoice_mark_uncollectible
 from payments.emails import email_payment_failed
 from payments.models import Payment, PaymentStatus
 from payments.selectors import OPEN, invoice_amount_remaining, invoice_dunning_state
@@ -17,8 +18,11 @@ from payments.signals import invoice_paid, payment_failed, payment_succeeded
 logger = logging.getLogger(__name__)
 
 
-class PaymentStateError(Exception):
+class PaymentStateError(AppError):
     """The invoice or payment's status does not allow the action (answered 409)."""
+
+    def __init__(self, message):
+        super().__init__(message, kind=ErrorKind.CONFLICT)
 
 
 def locked_invoice(invoice_id: int) -> Invoice:
@@ -86,7 +90,7 @@ def payment_mark_failed(
         if state.exhausted and settings.PAYMENT_UNCOLLECTIBLE_AFTER_LAST_RETRY:
             try:
                 invoice = invoice_mark_uncollectible(invoice=invoice, at=at)
-            except InvoiceStateError:  # pragma: no cover - checked just above under the lock
+            except AppError:  # pragma: no cover - checked just above under the lock
                 logger.warning("Invoice %s could not be marked uncollectible", invoice)
         remaining = invoice_amount_remaining(invoice=invoice)
         transaction.on_commit(

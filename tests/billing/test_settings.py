@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "t3Jx9-qLm2Vb8Rz0Wc4Ny7Pd1Kf6Hs5Ga_EoUiTjYlXnQwMvBrZk"
 
 
 def load_settings(**environment: str) -> subprocess.CompletedProcess:
@@ -34,7 +35,7 @@ def test_production_with_debug_on_refuses_to_start():
 
 
 def test_production_with_a_secret_key_starts_with_debug_off():
-    result = load_settings(TALLY_ENV="production", SECRET_KEY="x" * 50)
+    result = load_settings(TALLY_ENV="production", SECRET_KEY=STRONG_KEY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
 

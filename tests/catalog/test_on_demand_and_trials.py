@@ -3,7 +3,7 @@ plan flag that bills a trial's usage."""
 
 import pytest
 
-from catalog.errors import CatalogValidationError
+from billing.errors import AppError
 from catalog.models import Plan
 from catalog.services import meter_update, plan_create
 from tests.catalog.conftest import plan_builder_post
@@ -95,7 +95,7 @@ def test_meter_update_refusal_changes_nothing(db):
         ],
     )
 
-    with pytest.raises(CatalogValidationError, match="can go down"):
+    with pytest.raises(AppError, match="can go down"):
         meter_update(meter=meter, aggregation="avg", field="n")
 
     meter.refresh_from_db()

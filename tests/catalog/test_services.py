@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.errors import CatalogValidationError, CodeTaken
+from billing.errors import AppError, ErrorKind
 from catalog.models import Charge, Meter, Plan, Tier
 from catalog.selectors import charge_spec, plan_latest, plans_latest, price_preview
 from catalog.services import meter_create, plan_create
@@ -42,7 +42,7 @@ def test_plan_create_is_all_or_nothing(api_calls):
         {"meter": "api_calls", "model": "graduated", "tiers": [{"up_to": "5"}]},
     ]
 
-    with pytest.raises(CatalogValidationError) as refusal:
+    with pytest.raises(AppError) as refusal:
         plan_create(code="p", name="P", currency="USD", interval="month", charges=charges)
 
     assert refusal.value.detail["charges"]["1"]["tiers"] == [
@@ -52,7 +52,7 @@ def test_plan_create_is_all_or_nothing(api_calls):
 
 
 def test_plan_create_refuses_floats(api_calls):
-    with pytest.raises(CatalogValidationError) as refusal:
+    with pytest.raises(AppError) as refusal:
         plan_create(code="p", name="P", currency="USD", interval="month", base_amount=0.1)
 
     assert "base_amount" in refusal.value.detail
@@ -61,14 +61,15 @@ def test_plan_create_refuses_floats(api_calls):
 def test_plan_create_refuses_a_taken_code(api_calls):
     plan_create(code="p", name="P", currency="USD", interval="month")
 
-    with pytest.raises(CodeTaken):
+    with pytest.raises(AppError) as taken:
         plan_create(code="p", name="P again", currency="USD", interval="month")
+    assert taken.value.kind == ErrorKind.CONFLICT
 
 
 def test_too_many_decimals_for_the_column_is_a_field_error(api_calls):
     charges = [{"meter": "api_calls", "model": "per_unit", "unit_amount": "0.0000000000001"}]
 
-    with pytest.raises(CatalogValidationError) as refusal:
+    with pytest.raises(AppError) as refusal:
         plan_create(code="p", name="P", currency="USD", interval="month", charges=charges)
 
     assert "unit_amount" in refusal.value.detail["charges"]["0"]
@@ -114,7 +115,7 @@ def test_price_preview_of_a_spec():
 
 
 def test_meter_create_refuses_a_numeric_meter_without_field(db):
-    with pytest.raises(CatalogValidationError) as refusal:
+    with pytest.raises(AppError) as refusal:
         meter_create(code="gb", name="GB", event_name="storage", aggregation="max")
 
     assert list(refusal.value.detail) == ["field"]

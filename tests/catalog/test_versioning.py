@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.errors import CatalogValidationError
+from billing.errors import AppError
 from catalog.models import Charge, Plan
 from catalog.selectors import plan_is_frozen, plan_latest
 from catalog.services import plan_new_version, plan_update
@@ -157,7 +157,7 @@ def test_patch_of_an_unknown_plan_is_404(api_client, db):
 
 
 def test_service_refusal_reads_well_as_a_django_validation_error(growth):
-    with pytest.raises(CatalogValidationError) as refusal:
+    with pytest.raises(AppError) as refusal:
         plan_update(plan=growth, charges=[{"meter": "api_calls", "model": "volume"}])
 
     assert refusal.value.detail == {

@@ -5,8 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
+from billing.errors import AppError, ErrorKind
 from customers.models import Subscription
-from customers.services import StateConflict, subscription_create
+from customers.services import subscription_create
 from tests.customers.helpers import utc
 from tests.factories import CustomerFactory, PlanFactory
 
@@ -26,7 +27,8 @@ def test_two_simultaneous_subscribes_make_one_subscription():
                 customer=customer, plan=plan, started_at=utc(2026, 1, 1), at=utc(2026, 1, 1)
             )
             outcomes.append("created")
-        except StateConflict:
+        except AppError as refusal:
+            assert refusal.kind == ErrorKind.CONFLICT
             outcomes.append("conflict")
         finally:
             connection.close()

@@ -5,10 +5,10 @@ from fractions import Fraction
 import pytest
 from django.core.exceptions import ValidationError
 
+from billing.errors import AppError
 from customers.models import Subscription
 from customers.selectors import subscription_current_period, subscriptions_due
 from customers.services import (
-    StateConflict,
     subscription_advance_period,
     subscription_cancel,
     subscription_create,
@@ -81,7 +81,7 @@ def test_one_live_subscription_per_customer_then_a_new_one_after_the_end():
     first = SubscriptionFactory(started_at=JAN_1, at=JAN_1)
     customer, plan = first.customer, first.plan
 
-    with pytest.raises(StateConflict, match="already has a live subscription"):
+    with pytest.raises(AppError, match="already has a live subscription"):
         subscription_create(customer=customer, plan=plan, started_at=JAN_1, at=JAN_1)
 
     subscription_cancel(subscription=first, at_period_end=False, at=utc(2026, 1, 10))

@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 
+from catalog.models import Charge
 from invoices.models import Invoice, InvoiceLine
 from invoices.services import cycles_close, subscription_bill_due
 from tests.invoices.helpers import (
@@ -195,12 +196,14 @@ def test_a_rating_failure_is_reported_and_other_subscriptions_are_still_billed()
     sums = plan("sums", charges=[{"meter": "tokens", "model": "per_unit", "unit_amount": "1"}])
     subscribe(customer("broken"), sums, started_at=utc(2026, 3, 1))
     subscribe(customer("fine"), pro_plan(), started_at=utc(2026, 3, 1))
-    send("broken", "llm_tokens", utc(2026, 3, 2), tokens=-5)  # rating refuses a negative sum
+    send("broken", "llm_tokens", utc(2026, 3, 2), tokens=5)
+    # A charge broken in the database (never through the API): rating refuses to price it.
+    Charge.objects.filter(plan=sums).update(unit_amount=None)
 
     report = cycles_close(at=utc(2026, 4, 1))
 
     assert len(report.errors) == 1
-    assert "cannot be negative" in report.errors[0]
+    assert "needs a unit amount" in report.errors[0]
     assert Invoice.objects.filter(customer__external_id="fine").count() == 1
     assert not Invoice.objects.filter(customer__external_id="broken").exists()
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from billing.errors import AppError
 from invoices.models import Invoice, InvoiceSequence
 from invoices.services import (
-    InvoiceStateError,
     cycles_close,
     invoice_finalize,
     invoice_mark_uncollectible,
@@ -46,7 +46,7 @@ def test_finalizing_a_draft_refreshes_numbers_and_dates_it(draft):
 def test_only_a_draft_can_be_finalized(draft):
     invoice_finalize(invoice=draft, at=utc(2026, 4, 2))
 
-    with pytest.raises(InvoiceStateError, match="only a draft can be finalized"):
+    with pytest.raises(AppError, match="only a draft can be finalized"):
         invoice_finalize(invoice=draft, at=utc(2026, 4, 3))
     draft.refresh_from_db()
     assert (draft.number, draft.issued_at) == ("INV-2026-000001", utc(2026, 4, 2))
@@ -63,13 +63,13 @@ def test_void_a_draft_keeps_it_unnumbered_and_the_close_leaves_it(draft):
         utc(2026, 4, 1, 5),
     )
     assert Invoice.objects.count() == 1
-    with pytest.raises(InvoiceStateError, match="only a draft, finalized or uncollectible"):
+    with pytest.raises(AppError, match="only a draft, finalized or uncollectible"):
         invoice_void(invoice=invoice, at=utc(2026, 4, 6))
 
 
 def test_mark_uncollectible_then_void(draft):
     invoice = invoice_finalize(invoice=draft, at=utc(2026, 4, 2))
-    with pytest.raises(InvoiceStateError, match="only a finalized invoice"):
+    with pytest.raises(AppError, match="only a finalized invoice"):
         invoice_mark_uncollectible(
             invoice=Invoice.objects.create(
                 customer=invoice.customer, kind="one_off", currency="USD"
