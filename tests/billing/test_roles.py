@@ -174,6 +174,11 @@ def _custom_views(world):
             f"/admin/invoices/invoice/{invoice_pk}/retry-payment/",
             ["invoices.change_invoice"],
         ),
+        "metering_event_exclude": (
+            "post",
+            f"/admin/metering/event/{Event.objects.order_by('pk').first().pk}/exclude/",
+            ["metering.change_event"],
+        ),
         "metering_event_explorer": (
             "get",
             "/admin/metering/event/explorer/",
