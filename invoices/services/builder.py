@@ -48,7 +48,7 @@ from invoices.services.drafts import (
     window_text,
 )
 from invoices.services.inputs import BuildContext, PrepaidFee, prepaid_covering
-from invoices.services.ledger import billed_before, charge_owed, ledger_line
+from invoices.services.ledger import Owed, billed_before, charge_owed, ledger_line
 from rating import Period, prorate, round_money, seconds_between
 from rating.money import DIVISION, decimal_string
 
@@ -84,6 +84,29 @@ def timeline_of(
         )
     return Timeline(
         period=period, slices=slices, trial=is_trial(subscription=subscription, period=period)
+    )
+
+
+def entry_owed(*, entry, subscription: Subscription, ctx: BuildContext, final: bool) -> Owed:
+    """What the slice of a stored LedgerEntry owes now, with the usage up to the entry's end:
+    the re-pricing of a draft in grace and of verify_invoices."""
+    timeline = timeline_of(
+        subscription=subscription,
+        cycle_start=entry.period_start,
+        start=entry.slice_start,
+        end=entry.slice_end,
+    )
+    piece = timeline.slices[0]
+    priced = next(p for p in ctx.plans.charges(piece.plan) if p.charge.pk == entry.charge_id)
+    return charge_owed(
+        subscription=subscription,
+        period_start=entry.period_start,
+        piece=piece,
+        priced=priced,
+        until=entry.usage_until,
+        ctx=ctx,
+        trial=timeline.trial,
+        final=final,
     )
 
 

@@ -13,10 +13,10 @@ from django.db.models import Prefetch
 from customers.models import Subscription, SubscriptionPhase
 from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
-from invoices.services.builder import timeline_of
+from invoices.services.builder import entry_owed
 from invoices.services.drafts import InvoiceDraft, draft_totals
 from invoices.services.inputs import BuildContext
-from invoices.services.ledger import billed_before, charge_owed, ledger_line
+from invoices.services.ledger import billed_before, ledger_line
 from invoices.services.numbering import finalization_fields, invoice_numbers_take
 
 TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
@@ -169,24 +169,7 @@ def _reprice(invoice: Invoice, entries: list[LedgerEntry]) -> list[LedgerEntry]:
     ctx = BuildContext()
     changed = []
     for entry in entries:
-        timeline = timeline_of(
-            subscription=subscription,
-            cycle_start=entry.period_start,
-            start=entry.slice_start,
-            end=entry.slice_end,
-        )
-        piece = timeline.slices[0]
-        priced = next(p for p in ctx.plans.charges(piece.plan) if p.charge.pk == entry.charge_id)
-        owed = charge_owed(
-            subscription=subscription,
-            period_start=entry.period_start,
-            piece=piece,
-            priced=priced,
-            until=entry.usage_until,
-            ctx=ctx,
-            trial=timeline.trial,
-            final=True,
-        )
+        owed = entry_owed(entry=entry, subscription=subscription, ctx=ctx, final=True)
         fresh = ledger_line(owed, billed_before(owed, ctx, excluding_line=entry.line_id))
         line = entry.line
         if (fresh.amount, fresh.quantity, fresh.breakdown) == (

@@ -19,9 +19,8 @@ from django.db.models import Prefetch
 
 from customers.models import Subscription, SubscriptionPhase
 from invoices.models import Invoice, InvoiceStatus, LedgerEntry
-from invoices.services.builder import timeline_of
+from invoices.services.builder import entry_owed
 from invoices.services.inputs import BuildContext
-from invoices.services.ledger import charge_owed
 from metering.selectors import events_for_usage
 from rating.money import decimal_string
 
@@ -63,24 +62,9 @@ def invoice_drift(
     subscription = subscription or _with_phases(invoice.subscription_id)
     drift = []
     for entry in entries:
-        timeline = timeline_of(
-            subscription=subscription,
-            cycle_start=entry.period_start,
-            start=entry.slice_start,
-            end=entry.slice_end,
-        )
-        piece = timeline.slices[0]
-        priced = next(p for p in ctx.plans.charges(piece.plan) if p.charge.pk == entry.charge_id)
-        owed = charge_owed(
-            subscription=subscription,
-            period_start=entry.period_start,
-            piece=piece,
-            priced=priced,
-            until=entry.usage_until,
-            ctx=ctx,
-            trial=timeline.trial,
-            final=bool(entry.line.breakdown.get("final", True)),
-        )
+        final = bool(entry.line.breakdown.get("final", True))
+        owed = entry_owed(entry=entry, subscription=subscription, ctx=ctx, final=final)
+        priced = owed.priced
         earlier = [
             billed
             for billed in ctx.billed.entries(owed.key)
