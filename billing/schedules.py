@@ -6,6 +6,7 @@ from django_q.models import Schedule
 SCHEDULES = {
     "close-cycles": ("invoices.tasks.close_cycles_task", 1),
     "render-missing-invoice-pdfs": ("invoices.document_tasks.render_missing_pdfs_task", 10),
+    "refresh-usage-rollups": ("metering.tasks.refresh_rollups_task", 1),
 }
 
 

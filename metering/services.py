@@ -8,6 +8,7 @@ from itertools import islice
 from django.db import connection, transaction
 
 from metering.models import Event
+from metering.rollups import rollups_mark_dirty
 from metering.validation import EventInvalid, EventRow, event_validate, loads
 
 MAX_BATCH = 1000
@@ -32,7 +33,7 @@ class EventBatchInvalid(Exception):
 def event_ingest(*, payload: object, at: datetime) -> IngestResult:
     """Store one event (raises EventInvalid with field errors)."""
     row = event_validate(payload=payload, at=at)
-    accepted = _insert_rows([row], received_at=at)
+    accepted = _store_rows([row], received_at=at)
     return IngestResult(accepted=accepted, duplicates=1 - accepted)
 
 
@@ -51,8 +52,7 @@ def events_ingest(*, payloads: Sequence[object], at: datetime) -> IngestResult:
             errors[str(index)] = error.errors
     if errors:
         raise EventBatchInvalid(errors)
-    with transaction.atomic():
-        accepted = _insert_rows(rows, received_at=at)
+    accepted = _store_rows(rows, received_at=at)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 
@@ -95,8 +95,7 @@ def events_backfill(
                 report.rejected.append((line_number, _describe(error.errors)))
             except (ValueError, RecursionError) as error:
                 report.rejected.append((line_number, f"not valid JSON ({error})"))
-        with transaction.atomic():
-            accepted = _insert_rows(rows, received_at=at)
+        accepted = _store_rows(rows, received_at=at)
         report.accepted += accepted
         report.duplicates += len(rows) - accepted
         if on_chunk is not None:
@@ -106,6 +105,18 @@ def events_backfill(
 
 def _describe(errors: dict[str, list[str]]) -> str:
     return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
+
+
+def _store_rows(rows: list[EventRow], *, received_at: datetime) -> int:
+    """Insert the rows and, in the same transaction, mark the rollup hours they touch as
+    dirty (appended marks, no lock shared with other requests; docs/scaling.md)."""
+    with transaction.atomic():
+        accepted = _insert_rows(rows, received_at=received_at)
+        if accepted:
+            rollups_mark_dirty(
+                buckets=((row.external_customer_id, row.event_name, row.timestamp) for row in rows)
+            )
+    return accepted
 
 
 _COLUMNS = ("event_id", "event_name", "external_customer_id", "timestamp", "properties")
