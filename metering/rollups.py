@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, TextField, Value, Window
 from django.db.models.functions import RowNumber, Trunc
 
@@ -73,10 +73,20 @@ def rollups_mark_dirty(*, buckets: Iterable[tuple[str, str, datetime]]) -> int:
     """Append a dirty mark per distinct (customer, event name, hour): call it in the ingest
     transaction, with each event's timestamp (any moment in the hour)."""
     distinct = sorted({(customer, name, hour_floor(moment)) for customer, name, moment in buckets})
-    RollupDirtyBucket.objects.bulk_create(
-        RollupDirtyBucket(external_customer_id=customer, event_name=name, bucket_start=hour)
-        for customer, name, hour in distinct
-    )
+    if connection.vendor != "postgresql":
+        RollupDirtyBucket.objects.bulk_create(
+            RollupDirtyBucket(external_customer_id=customer, event_name=name, bucket_start=hour)
+            for customer, name, hour in distinct
+        )
+        return len(distinct)
+    # One statement with three arrays: a batch of 1,000 events can touch hundreds of hours.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {RollupDirtyBucket._meta.db_table} "
+            "(external_customer_id, event_name, bucket_start) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[])",
+            [list(column) for column in zip(*distinct, strict=True)] if distinct else [[], [], []],
+        )
     return len(distinct)
 
 
@@ -199,16 +209,41 @@ def _hour_ranges(hours: set[tuple[str, datetime]]) -> list[tuple[str, datetime, 
 
 
 def _write(*, meter: Meter, scope: Q) -> int:
-    """Insert the meter's rollups of the events in `scope` (whose rows must be gone)."""
-    rows = rollup_rows(meter=meter, events=Event.objects.filter(scope))
-    UsageRollup.objects.bulk_create(
-        (UsageRollup(meter=meter, **row) for row in rows), batch_size=2000
-    )
-    return len(rows)
+    """Insert the meter's rollups of the events in `scope` (whose rows must be gone), in one
+    INSERT … SELECT: the figures never travel through Python."""
+    grouped, ranked = rollup_queries(meter=meter, events=Event.objects.filter(scope))
+    quote = connection.ops.quote_name
+    table = quote(UsageRollup._meta.db_table)
+    figures = ["event_count"]
+    if meter.aggregation in NUMERIC:
+        figures += ["quantity_sum", "quantity_min", "quantity_max"]
+    columns = ["meter_id", "external_customer_id", "bucket_start", "group_value", *figures]
+    selected = ["g.external_customer_id", "g.rollup_hour", "g.rollup_group"]
+    selected += [f"g.{name}" for name in figures]
+    grouped_sql, params = grouped.query.sql_with_params()
+    source = f"({grouped_sql}) g"
+    if ranked is not None:
+        ranked_sql, ranked_params = ranked.query.sql_with_params()
+        same_group = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+        source += (
+            f" JOIN ({ranked_sql}) l ON l.external_customer_id = g.external_customer_id"
+            f" AND l.rollup_hour = g.rollup_hour AND l.rollup_group {same_group} g.rollup_group"
+        )
+        params = (*params, *ranked_params)
+        columns += ["latest_timestamp", "latest_event_pk", "latest_value"]
+        selected += ["l.timestamp", "l.id", "l.rollup_value"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(name) for name in columns)}) "
+            f"SELECT %s, {', '.join(selected)} FROM {source}",
+            (meter.pk, *params),
+        )
+        return cursor.rowcount
 
 
-def rollup_rows(*, meter: Meter, events: QuerySet[Event]) -> list[dict]:
-    """The rollup figures of `events` for `meter`, one dict per (customer, hour, group)."""
+def rollup_queries(*, meter: Meter, events: QuerySet[Event]) -> tuple[QuerySet, QuerySet | None]:
+    """The rollup figures of `events` for `meter` per (customer, hour, group), and for
+    `latest` the last counted event of each (None for other aggregations)."""
     from metering.selectors.usage import meter_events  # selectors import this module
 
     counted = meter_events(meter=meter, events=events).annotate(
@@ -219,40 +254,48 @@ def rollup_rows(*, meter: Meter, events: QuerySet[Event]) -> list[dict]:
     )
     keys = ("external_customer_id", "rollup_hour", "rollup_group")
     figures = {"event_count": Count("id")}
-    numeric = meter.aggregation in NUMERIC
-    if numeric:
+    if meter.aggregation in NUMERIC:
         value = PropertyNumber(meter.field)
         figures.update(
             quantity_sum=ExactSum(value), quantity_min=ExactMin(value), quantity_max=ExactMax(value)
         )
     grouped = counted.values(*keys).annotate(**figures).order_by()
-    rows = {}
-    for row in grouped:
-        key = tuple(row[name] for name in keys)
-        rows[key] = {
-            "external_customer_id": key[0],
-            "bucket_start": key[1],
-            "group_value": key[2],
-            "event_count": row["event_count"],
-            "quantity_sum": row.get("quantity_sum"),
-            "quantity_min": row.get("quantity_min"),
-            "quantity_max": row.get("quantity_max"),
-        }
-    if meter.aggregation == Aggregation.LATEST:
-        ranked = counted.annotate(
+    if meter.aggregation != Aggregation.LATEST:
+        return grouped, None
+    ranked = (
+        counted.annotate(
             rollup_value=PropertyNumber(meter.field),
             rollup_rank=Window(
                 RowNumber(),
                 partition_by=[F(name) for name in keys],
                 order_by=[F("timestamp").desc(), F("id").desc()],
             ),
-        ).filter(rollup_rank=1)
-        for row in ranked.values(*keys, "timestamp", "id", "rollup_value"):
-            rows[tuple(row[name] for name in keys)].update(
-                latest_timestamp=row["timestamp"],
-                latest_event_pk=row["id"],
-                latest_value=row["rollup_value"],
-            )
+        )
+        .filter(rollup_rank=1)
+        .values(*keys, "timestamp", "id", "rollup_value")
+        .order_by()
+    )
+    return grouped, ranked
+
+
+def rollup_rows(*, meter: Meter, events: QuerySet[Event]) -> list[dict]:
+    """The rollup figures of `events` for `meter` as dicts (for the check), one per
+    (customer, hour, group)."""
+    grouped, ranked = rollup_queries(meter=meter, events=events)
+    keys = ("external_customer_id", "rollup_hour", "rollup_group")
+    rows = {}
+    for row in grouped:
+        rows[tuple(row[name] for name in keys)] = {
+            "external_customer_id": row["external_customer_id"],
+            "bucket_start": row["rollup_hour"],
+            "group_value": row["rollup_group"],
+            "event_count": row["event_count"],
+            "quantity_sum": row.get("quantity_sum"),
+            "quantity_min": row.get("quantity_min"),
+            "quantity_max": row.get("quantity_max"),
+        }
+    for row in ranked if ranked is not None else []:
+        rows[tuple(row[name] for name in keys)]["latest_event_pk"] = row["id"]
     return list(rows.values())
 
 
