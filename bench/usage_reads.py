@@ -52,7 +52,7 @@ def options():
     parser.add_argument("--background", type=int, default=1_000_000, help="other customers")
     parser.add_argument("--runs", type=int, default=50, help="timed runs per read")
     parser.add_argument("--raw-runs", type=int, default=10, help="timed runs per raw read")
-    parser.add_argument("--ingest", type=int, default=200_000, help="events per ingest variant")
+    parser.add_argument("--ingest", type=int, default=100_000, help="events per ingest variant")
     parser.add_argument("--time-limit", type=int, default=900, help="whole run, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
