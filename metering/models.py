@@ -46,8 +46,14 @@ class Event(models.Model):
                 fields=["external_customer_id", "event_name", "timestamp"],
                 name="event_customer_name_time_idx",
             ),
-            # The event debugger lists the most recent events first.
+            # The event debugger lists the most recent events first...
             models.Index(fields=["received_at"], name="event_received_at_idx"),
+            # ...also of one customer (its search), and finds an event by its id alone.
+            models.Index(
+                fields=["external_customer_id", "received_at"],
+                name="event_customer_received_idx",
+            ),
+            models.Index(fields=["event_id"], name="event_event_id_idx"),
             # Late events are rare: a partial index finds them without weighing on ingestion.
             models.Index(
                 fields=["external_customer_id", "timestamp"],
