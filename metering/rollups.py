@@ -105,16 +105,21 @@ class RefreshResult:
 
 
 def rollups_refresh(*, at: datetime, limit: int = MARKS_PER_REFRESH) -> RefreshResult:
-    """The "refresh-usage-rollups" task: build the rollups of meters not covered yet (new or
-    edited), then recompute the hours marked dirty (up to `limit` marks) and remove the marks
+    """The "refresh-usage-rollups" task: build the rollups of one meter not covered yet (new
+    or edited), then recompute the hours marked dirty (up to `limit` marks) and remove the marks
     it saw. Marks appended meanwhile stay for the next run, so nothing is ever missed."""
-    rebuilt = [
-        meter.code
+    # One meter per run, so that a run stays short; on a large events table, run
+    # `manage.py rebuild_rollups --meter CODE` right after creating or editing a meter.
+    uncovered = (
+        meter
         for meter in Meter.objects.filter(aggregation__in=ROLLED_UP).order_by("pk")
         if not meter_rolled_up(meter=meter)
-    ]
-    for code in rebuilt:
-        rollups_rebuild(meter=Meter.objects.get(code=code), at=at)
+    )
+    rebuilt = []
+    meter = next(uncovered, None)
+    if meter is not None:
+        rollups_rebuild(meter=meter, at=at)
+        rebuilt.append(meter.code)
     with transaction.atomic():
         marks = list(
             RollupDirtyBucket.objects.order_by("pk").values_list(

@@ -115,7 +115,8 @@ class RollupsEqualRawEvents(TestCase):
     )
     def test_every_read_through_rollups_equals_the_raw_read(self, batches, refresh_after, window):
         meters = [MeterFactory(event_name="call", **spec) for spec in METERS]
-        rollups_refresh(at=AT)  # the meters are covered from now on
+        for meter in meters:  # the meters are covered from now on
+            rollups_rebuild(meter=meter, at=AT)
         for batch, refresh in zip(batches, refresh_after, strict=False):
             ingest(batch)  # later batches: duplicates of earlier ids, late timestamps
             if refresh:
@@ -204,6 +205,17 @@ def test_refresh_range_recomputes_one_customers_hours_after_a_change_to_stored_e
     assert hours == 1
     assert acme(meter) == Usage(Decimal("3"), 1)
     assert rollups_check() == []
+
+
+def test_the_task_builds_one_new_meter_per_run():
+    first = MeterFactory(event_name="call", aggregation="count")
+    second = MeterFactory(event_name="call", aggregation="sum", field="v")
+    ingest([event(1, 10, v=2), event(2, 70, v=3)])
+    assert rollups_refresh(at=AT).rebuilt_meters == [first.code]
+    assert rollups_refresh(at=AT).rebuilt_meters == [second.code]
+    assert rollups_refresh(at=AT).rebuilt_meters == []
+    assert acme(second) == Usage(Decimal("5"), 2)
+    assert UsageRollup.objects.filter(meter=second).count() == 2
 
 
 def test_unique_count_meters_have_no_rollups():
