@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) bench/close_cycles.py
 	$(PY) bench/pdf.py
 	$(PY) bench/usage_reads.py
+	$(PY) bench/event_debugger.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache
