@@ -22,8 +22,8 @@ from rating.money import DIVISION
 
 # Exact addition: a sum of sums must not round where the raw sum would not.
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-# Beyond this many dirty runs of hours in one window, the whole window is read raw (a read
-# that would OR hundreds of ranges costs more than the raw aggregate).
+# Beyond this many runs of dirty hours in one read, the customers with the most runs are read
+# raw over the whole window (a query ORing hundreds of ranges costs more than that).
 MAX_DIRTY_RANGES = 100
 
 
@@ -75,7 +75,7 @@ def rollup_partials(
 ) -> dict | None:
     """{key: Partial} over [start, end), or None when rollups cannot answer (the caller then
     reads raw events): an aggregation without rollups, a meter not covered under its current
-    definition, a window without a whole hour, or too many dirty hours.
+    definition, or a window without a whole hour.
 
     `rollup_key` / `event_key`: the grouping expression over rollups / events (None: one
     group, None). `events_in_scope(events)`: the meter's counted events among `events`.
@@ -83,9 +83,7 @@ def rollup_partials(
     first, last = hour_ceil(start), hour_floor(end)
     if first >= last or not meter_rolled_up(meter=meter):
         return None
-    dirty = _dirty_ranges(meter, external_customer_ids, first, last)
-    if dirty is None:
-        return None
+    dirty, raw_customers = _dirty_ranges(meter, external_customer_ids, first, last)
 
     partials: dict = {}
     rollups = UsageRollup.objects.filter(
@@ -93,7 +91,7 @@ def rollup_partials(
         external_customer_id__in=external_customer_ids,
         bucket_start__gte=first,
         bucket_start__lt=last,
-    )
+    ).exclude(external_customer_id__in=raw_customers)
     for customer, range_start, range_end in dirty:
         rollups = rollups.exclude(
             external_customer_id=customer,
@@ -105,6 +103,10 @@ def rollup_partials(
     raw_scope = Q(timestamp__gte=start, timestamp__lt=first) | Q(
         timestamp__gte=last, timestamp__lt=end
     )
+    if raw_customers:
+        raw_scope |= Q(
+            external_customer_id__in=raw_customers, timestamp__gte=first, timestamp__lt=last
+        )
     for customer, range_start, range_end in dirty:
         raw_scope |= Q(
             external_customer_id=customer, timestamp__gte=range_start, timestamp__lt=range_end
@@ -114,8 +116,12 @@ def rollup_partials(
     return partials
 
 
-def _dirty_ranges(meter, customers, first, last) -> list[tuple[str, datetime, datetime]] | None:
-    """Runs of dirty hours in [first, last) of these customers: [(customer, start, end)]."""
+def _dirty_ranges(
+    meter, customers, first, last
+) -> tuple[list[tuple[str, datetime, datetime]], list[str]]:
+    """Runs of dirty hours in [first, last) of these customers, [(customer, start, end)], at
+    most MAX_DIRTY_RANGES of them; the customers with the most runs beyond that are read
+    wholly from raw events instead (the second list)."""
     hours = sorted(
         set(
             RollupDirtyBucket.objects.filter(
@@ -126,15 +132,22 @@ def _dirty_ranges(meter, customers, first, last) -> list[tuple[str, datetime, da
             ).values_list("external_customer_id", "bucket_start")
         )
     )
-    ranges: list[list] = []
+    runs: dict[str, list[list]] = {}
     for customer, hour in hours:
-        if ranges and ranges[-1][0] == customer and ranges[-1][2] == hour:
-            ranges[-1][2] = hour + HOUR
+        mine = runs.setdefault(customer, [])
+        if mine and mine[-1][1] == hour:
+            mine[-1][1] = hour + HOUR
         else:
-            ranges.append([customer, hour, hour + HOUR])
-        if len(ranges) > MAX_DIRTY_RANGES:
-            return None
-    return [tuple(item) for item in ranges]
+            mine.append([hour, hour + HOUR])
+    raw_customers: list[str] = []
+    total = sum(len(mine) for mine in runs.values())
+    for customer in sorted(runs, key=lambda name: (-len(runs[name]), name)):
+        if total <= MAX_DIRTY_RANGES:
+            break
+        total -= len(runs.pop(customer))
+        raw_customers.append(customer)
+    ranges = [(customer, *run) for customer, mine in sorted(runs.items()) for run in mine]
+    return ranges, raw_customers
 
 
 def _add_rollups(partials: dict, rollups: QuerySet, *, meter: Meter, key) -> None:
