@@ -14,7 +14,7 @@ of each meter), plus --background events of 1,000 other customers. Then it print
 2. reads: `usage_for_period` of each meter and the upcoming invoice, through rollups and,
    the in-run baseline, through raw events (the same selectors with the rollups switched
    off), beside one plain SQL `count(*)` / `sum(numeric)` over the same rows; then the same
-   reads with 24 dirty hours (events landed since the last refresh);
+   reads with 1 and with 24 dirty hours (events landed since the last refresh);
 3. ingestion: --ingest events (1,000-event batches, 200 customers, the last hours) through
    the service with dirty marks (the chosen design), without them, and with the touched hours
    recomputed inside the ingest transaction (the alternative); the refresh task's time for
@@ -255,23 +255,30 @@ def read_phase(args, calls, credits, customer) -> None:
         RollupCoverage(meter_id=meter_id, definition=definition, built_at=AT)
         for meter_id, definition in covered
     )
-    # 24 dirty hours: one event landed in each of the period's last 24 hours.
+    # Dirty hours: events landed since the last refresh. The current hour (the steady state
+    # with the task running every minute), then each of the period's last 24 hours.
     from metering.services import events_ingest
 
-    events_ingest(
-        payloads=[
-            {
-                "event_id": f"late-{name}-{hour}",
-                "event_name": name,
-                "external_customer_id": "big",
-                "timestamp": (AT - timedelta(hours=hour, minutes=1)).isoformat(),
-                "properties": {"n": Decimal("1.5")},
-            }
-            for hour in range(24)
-            for name in ("api_call", "credits_used")
-        ],
-        at=AT,
-    )
+    def land(hours) -> None:
+        events_ingest(
+            payloads=[
+                {
+                    "event_id": f"late-{name}-{hour}",
+                    "event_name": name,
+                    "external_customer_id": "big",
+                    "timestamp": (AT - timedelta(hours=hour, minutes=1)).isoformat(),
+                    "properties": {"n": Decimal("1.5")},
+                }
+                for hour in hours
+                for name in ("api_call", "credits_used")
+            ],
+            at=AT,
+        )
+
+    land([0])
+    row("usage, sum meter, rollups, 1 dirty hour", timings(usage(credits), args.runs))
+    row("upcoming invoice, rollups, 1 dirty hour", timings(upcoming, args.runs))
+    land(range(1, 24))
     row("usage, sum meter, rollups, 24 dirty hours", timings(usage(credits), args.runs))
     row("upcoming invoice, rollups, 24 dirty hours", timings(upcoming, args.runs))
 
