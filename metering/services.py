@@ -7,7 +7,7 @@ from itertools import islice
 
 from django.db import connection, transaction
 
-from metering.models import Event
+from metering.models import Event, RollupDirtyBucket
 from metering.rollups import rollups_mark_dirty
 from metering.validation import EventInvalid, EventRow, event_validate, loads
 
@@ -112,7 +112,8 @@ def _store_rows(rows: list[EventRow], *, received_at: datetime) -> int:
     dirty (appended marks, no lock shared with other requests; docs/scaling.md)."""
     with transaction.atomic():
         accepted = _insert_rows(rows, received_at=received_at)
-        if accepted:
+        # On PostgreSQL the insert's own statement has marked the hours of the new rows.
+        if accepted and connection.vendor != "postgresql":
             rollups_mark_dirty(
                 buckets=((row.external_customer_id, row.event_name, row.timestamp) for row in rows)
             )
@@ -153,11 +154,13 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
                 for row in rows
             ],
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
     """One statement per batch: five arrays unnested server-side, no per-row round trips.
+    The same statement appends the rollup dirty marks of the rows it inserted (duplicates
+    mark nothing), one distinct (customer, event name, UTC hour) each (docs/scaling.md).
 
     Django's cursors bind parameters client-side, which quotes every array element in Python
     (most of a batch's time); a plain psycopg cursor on the same connection and transaction
@@ -167,12 +170,18 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
 
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
+        marks = connection.ops.quote_name(RollupDirtyBucket._meta.db_table)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) "
+            f"WITH inserted AS (INSERT INTO {table} ({columns}) "
             "SELECT u.event_id, u.event_name, u.customer, u.ts, u.props::jsonb, %b, false "
             "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
             "AS u(event_id, event_name, customer, ts, props) "
-            f"ON CONFLICT {conflict} DO NOTHING",
+            f"ON CONFLICT {conflict} DO NOTHING "
+            "RETURNING external_customer_id, event_name, timestamp), "
+            f"marked AS (INSERT INTO {marks} (external_customer_id, event_name, bucket_start) "
+            "SELECT DISTINCT external_customer_id, event_name, "
+            "date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1) "
+            "SELECT count(*) FROM inserted",
             [
                 received_at,
                 [row.event_id for row in rows],
@@ -182,4 +191,4 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
                 [row.properties_json for row in rows],
             ],
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
