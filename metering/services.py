@@ -154,7 +154,7 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
                 for row in rows
             ],
         )
-        return cursor.fetchone()[0]
+        return cursor.rowcount
 
 
 def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
