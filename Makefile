@@ -57,6 +57,8 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/close_cycles.py
 	$(PY) bench/pdf.py
+	$(PY) bench/usage_reads.py
+	$(PY) bench/event_debugger.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

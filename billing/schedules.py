@@ -12,6 +12,7 @@ SCHEDULES = {
     "trial-ending-emails": ("notifications.tasks.trial_ending_reminders_task", 60),
     # Dunning: failed payments whose retry is due (PAYMENT_RETRY_DAYS), unanswered attempts.
     "retry-payments": ("payments.tasks.retry_payments_task", 15),
+    "refresh-usage-rollups": ("metering.tasks.refresh_rollups_task", 1),
 }
 
 

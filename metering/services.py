@@ -2,13 +2,14 @@
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 from django.db import connection, transaction
 
 from billing.errors import AppError, ErrorKind
-from metering.models import Event
+from metering.models import Event, RollupDirtyBucket
+from metering.rollups import rollups_mark_dirty, rollups_refresh_range
 from metering.validation import EventInvalid, EventRow, event_validate, loads
 
 MAX_BATCH = 1000
@@ -33,7 +34,7 @@ class EventBatchInvalid(Exception):
 def event_ingest(*, payload: object, at: datetime) -> IngestResult:
     """Store one event (raises EventInvalid with field errors)."""
     row = event_validate(payload=payload, at=at)
-    accepted = _insert_rows([row], received_at=at)
+    accepted = _store_rows([row], received_at=at)
     return IngestResult(accepted=accepted, duplicates=1 - accepted)
 
 
@@ -52,8 +53,7 @@ def events_ingest(*, payloads: Sequence[object], at: datetime) -> IngestResult:
             errors[str(index)] = error.errors
     if errors:
         raise EventBatchInvalid(errors)
-    with transaction.atomic():
-        accepted = _insert_rows(rows, received_at=at)
+    accepted = _store_rows(rows, received_at=at)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 
@@ -96,8 +96,7 @@ def events_backfill(
                 report.rejected.append((line_number, _describe(error.errors)))
             except (ValueError, RecursionError) as error:
                 report.rejected.append((line_number, f"not valid JSON ({error})"))
-        with transaction.atomic():
-            accepted = _insert_rows(rows, received_at=at)
+        accepted = _store_rows(rows, received_at=at)
         report.accepted += accepted
         report.duplicates += len(rows) - accepted
         if on_chunk is not None:
@@ -107,6 +106,19 @@ def events_backfill(
 
 def _describe(errors: dict[str, list[str]]) -> str:
     return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
+
+
+def _store_rows(rows: list[EventRow], *, received_at: datetime) -> int:
+    """Insert the rows and, in the same transaction, mark the rollup hours they touch as
+    dirty (appended marks, no lock shared with other requests; docs/scaling.md)."""
+    with transaction.atomic():
+        accepted = _insert_rows(rows, received_at=received_at)
+        # On PostgreSQL the insert's own statement has marked the hours of the new rows.
+        if accepted and connection.vendor != "postgresql":
+            rollups_mark_dirty(
+                buckets=((row.external_customer_id, row.event_name, row.timestamp) for row in rows)
+            )
+    return accepted
 
 
 _COLUMNS = ("event_id", "event_name", "external_customer_id", "timestamp", "properties")
@@ -148,6 +160,8 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
 
 def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
     """One statement per batch: five arrays unnested server-side, no per-row round trips.
+    The same statement appends the rollup dirty marks of the rows it inserted (duplicates
+    mark nothing), one distinct (customer, event name, UTC hour) each (docs/scaling.md).
 
     Django's cursors bind parameters client-side, which quotes every array element in Python
     (most of a batch's time); a plain psycopg cursor on the same connection and transaction
@@ -157,15 +171,21 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
 
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
+        marks = connection.ops.quote_name(RollupDirtyBucket._meta.db_table)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) "
+            f"WITH inserted AS (INSERT INTO {table} ({columns}) "
             "SELECT u.event_id, u.event_name, u.customer, u.ts, u.props::jsonb, %b, false "
             "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
             "AS u(event_id, event_name, customer, ts, props) "
             # One order for every batch: two batches sharing events then take the unique
             # index's locks in the same order, so they wait for each other, never deadlock.
             "ORDER BY u.customer, u.event_id "
-            f"ON CONFLICT {conflict} DO NOTHING",
+            f"ON CONFLICT {conflict} DO NOTHING "
+            "RETURNING external_customer_id, event_name, timestamp), "
+            f"marked AS (INSERT INTO {marks} (external_customer_id, event_name, bucket_start) "
+            "SELECT DISTINCT external_customer_id, event_name, "
+            "date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1) "
+            "SELECT count(*) FROM inserted",
             [
                 received_at,
                 [row.event_id for row in rows],
@@ -175,7 +195,7 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
                 [row.properties_json for row in rows],
             ],
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 MAX_EXCLUSION_REASON = 1000
@@ -202,4 +222,10 @@ def event_exclude(*, event: Event, reason: str, by: str, at: datetime) -> Event:
         )
     locked.excluded_at, locked.excluded_reason, locked.excluded_by = at, reason, by[:150]
     locked.save(update_fields=["excluded_at", "excluded_reason", "excluded_by"])
+    # The hour's rollups counted it: recompute them from raw events in this transaction.
+    rollups_refresh_range(
+        external_customer_id=locked.external_customer_id,
+        start=locked.timestamp,
+        end=locked.timestamp + timedelta(microseconds=1),
+    )
     return locked

@@ -2,6 +2,8 @@
 
 Everything is computed by the database (exact numeric on PostgreSQL, exact Decimal functions
 on SQLite); Python only divides a sum by a count for `avg` and fills empty time buckets.
+Whole hours come from exact rollups when the meter has them (`rollup_usage`; docs/scaling.md),
+so a read does not grow with the customer's event count.
 """
 
 from dataclasses import dataclass
@@ -105,6 +107,11 @@ def usage_for_period(
     For reset = never meters the caller passes the subscription's start as `start`.
     `latest` is the value of the last counted event (by timestamp, then arrival).
     """
+    rolled_up = _from_rollups(
+        meter, [external_customer_id], start, end, rollup_key=None, event_key=None
+    )
+    if rolled_up is not None:
+        return rolled_up.get(None, Usage(ZERO, 0))
     events = events_for_usage(
         meter=meter, external_customer_id=external_customer_id, start=start, end=end
     )
@@ -120,11 +127,17 @@ def usage_by_customer(
     which bills many subscriptions whose periods end together; the caller keeps the list of
     ids to a few thousand per call.
     """
+    customer = F("external_customer_id")
+    rolled_up = _from_rollups(
+        meter, list(external_customer_ids), start, end, rollup_key=customer, event_key=customer
+    )
+    if rolled_up is not None:
+        return rolled_up
     events = Event.objects.filter(
         external_customer_id__in=external_customer_ids, timestamp__gte=start, timestamp__lt=end
     )
     events = meter_events(meter=meter, events=events)
-    return _aggregate_by(events, meter=meter, key=F("external_customer_id"))
+    return _aggregate_by(events, meter=meter, key=customer)
 
 
 def usage_by_group(
@@ -145,9 +158,24 @@ def usage_by_group(
         meter=meter, external_customer_id=external_customer_id, start=start, end=end
     )
     if not prop:
-        usage = _aggregate_by(events, meter=meter, key=None).get(None)
-        return [] if usage is None else [GroupUsage(None, usage.quantity, usage.event_count)]
-    usages = _aggregate_by(events, meter=meter, key=PropertyText(prop))
+        usage = usage_for_period(
+            meter=meter, external_customer_id=external_customer_id, start=start, end=end
+        )
+        return (
+            [] if not usage.event_count else [GroupUsage(None, usage.quantity, usage.event_count)]
+        )
+    usages = None
+    if prop == meter.group_by:  # rollups are kept per value of the meter's own group_by
+        usages = _from_rollups(
+            meter,
+            [external_customer_id],
+            start,
+            end,
+            rollup_key=F("group_value"),
+            event_key=PropertyText(prop),
+        )
+    if usages is None:
+        usages = _aggregate_by(events, meter=meter, key=PropertyText(prop))
     groups = [GroupUsage(key, usage.quantity, usage.event_count) for key, usage in usages.items()]
     return sorted(groups, key=lambda group: (-group.quantity, group.group is None, group.group))
 
@@ -163,10 +191,19 @@ def usage_series(
     """Usage per hour or per day (UTC) over [start, end), every bucket present (0 if empty)."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}, not {bucket!r}.")
-    events = events_for_usage(
-        meter=meter, external_customer_id=external_customer_id, start=start, end=end
+    usages = _from_rollups(
+        meter,
+        [external_customer_id],
+        start,
+        end,
+        rollup_key=Trunc("bucket_start", bucket, tzinfo=UTC),
+        event_key=Trunc("timestamp", bucket, tzinfo=UTC),
     )
-    usages = _aggregate_by(events, meter=meter, key=Trunc("timestamp", bucket, tzinfo=UTC))
+    if usages is None:
+        events = events_for_usage(
+            meter=meter, external_customer_id=external_customer_id, start=start, end=end
+        )
+        usages = _aggregate_by(events, meter=meter, key=Trunc("timestamp", bucket, tzinfo=UTC))
     by_start = {key.astimezone(UTC): usage for key, usage in usages.items()}
     step = BUCKETS[bucket]
     first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -179,6 +216,28 @@ def usage_series(
         buckets.append(UsageBucket(moment, usage.quantity, usage.event_count))
         moment += step
     return buckets
+
+
+def _from_rollups(meter, customers, start, end, *, rollup_key, event_key) -> dict | None:
+    """{key: Usage} through rollups, or None when they cannot answer (then read raw)."""
+    from metering.selectors.rollup_usage import rollup_partials
+
+    partials = rollup_partials(
+        meter=meter,
+        external_customer_ids=customers,
+        start=start,
+        end=end,
+        rollup_key=rollup_key,
+        event_key=event_key,
+        events_in_scope=lambda events: meter_events(meter=meter, events=events),
+    )
+    if partials is None:
+        return None
+    aggregation = meter.aggregation
+    return {
+        key: Usage(partial.quantity(aggregation), partial.count)
+        for key, partial in partials.items()
+    }
 
 
 def _aggregate_by(events: QuerySet[Event], *, meter: Meter, key) -> dict:

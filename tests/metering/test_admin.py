@@ -142,6 +142,30 @@ def test_search_by_customer(admin_client, story):
     assert ">ghost-1<" in html and ">ok-1<" not in html
 
 
+def test_search_by_event_id_when_no_customer_has_that_id(admin_client, story):
+    html = admin_client.get(CHANGELIST, {"q": "typo"}).content.decode()
+    assert ">typo<" in html and ">ok-1<" not in html
+
+
+def test_pages_go_on_without_counting_the_events(admin_client, story, monkeypatch):
+    """9 events, 4 a page: page 1 and 2 say more follow, the last page gives the total."""
+    from metering.admin.events import EventAdmin
+
+    monkeypatch.setattr(EventAdmin, "list_per_page", 4)
+    first = admin_client.get(CHANGELIST).content.decode()
+    assert len(re.findall(r'class="field-status"', first)) == 4
+    assert "page 1, more on the next page" in first
+    assert "?p=2" in first and "?p=3" not in first
+    last = admin_client.get(CHANGELIST, {"p": 3}).content.decode()
+    assert len(re.findall(r'class="field-status"', last)) == 1
+    assert "9 events" in last
+    shown = set()
+    for page in (1, 2, 3):
+        html = admin_client.get(CHANGELIST, {"p": page}).content.decode()
+        shown |= {e for e in Event.objects.values_list("event_id", flat=True) if f">{e}<" in html}
+    assert len(shown) == 9
+
+
 def test_detail_explains_a_non_numeric_value(admin_client, story):
     pk = Event.objects.get(event_id="bad-value").pk
     html = admin_client.get(f"{CHANGELIST}{pk}/change/").content.decode()

@@ -1,0 +1,219 @@
+"""Event debugger benchmark: the admin's event list, each status filter and a customer search.
+
+    .venv/bin/python bench/event_debugger.py [--events 5000000] [--runs 5]
+
+One command, bounded by --time-limit (default 900 s); it only talks to 127.0.0.1. It creates
+a scratch database (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/tally_bench_debugger), migrates it and generates (in SQL,
+not timed) --events events over 60 days: 2,000 customer ids (1,800 known, 1,600 of them
+subscribed from day 10, 200 unknown), six event names (five metered, one not), 1 % of values
+not numeric, 0.1 % flagged late. Then it requests, in-process through Django's test client as
+a logged-in superuser (the whole admin page: queries and template), p50 / p99 over --runs:
+
+the list (newest first), each status filter, a customer search (a customer with ~1/2,000 of
+the events) and a search for an unknown id. Target: each ≤ 300 ms on 20 M events.
+The figures, the event count and the machine go in docs/performance.md.
+"""
+
+import argparse
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = ["api_call", "llm_tokens", "credits_used", "storage", "seats", "page_view"]
+
+
+def options():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=5, help="timed requests per page")
+    parser.add_argument("--time-limit", type=int, default=900, help="whole run, seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept database as is")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tally_bench_debugger"
+        ),
+    )
+    return parser.parse_args()
+
+
+def maintenance_url(database_url: str) -> str:
+    return urlunparse(urlparse(database_url)._replace(path="/postgres"))
+
+
+def database_name(database_url: str) -> str:
+    return urlparse(database_url).path.lstrip("/")
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, load {load}"
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing.settings")
+    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+    os.environ["DEBUG"] = "off"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def load(events: int) -> None:
+    """Catalog, customers and subscriptions through the ORM; events generated in SQL."""
+    from datetime import UTC, datetime
+
+    from django.db import connection
+
+    from catalog.services import meter_create, plan_create
+    from customers.models import Customer, Subscription, SubscriptionPhase
+
+    for name in NAMES[:5]:
+        aggregation = "count" if name == "api_call" else "sum"
+        meter_create(
+            code=name.replace("_", "-"),
+            name=name,
+            event_name=name,
+            aggregation=aggregation,
+            field="" if aggregation == "count" else "n",
+        )
+    plan = plan_create(code="pro", name="Pro", currency="USD", interval="month", charges=[])
+    start = datetime(2026, 1, 11, tzinfo=UTC)
+    customers = Customer.objects.bulk_create(
+        Customer(external_id=f"cust-{index:05d}", name=f"Customer {index}", currency="USD")
+        for index in range(1800)
+    )
+    subscriptions = Subscription.objects.bulk_create(
+        Subscription(
+            customer=customer,
+            plan=plan,
+            status="active",
+            anchor="anniversary",
+            started_at=start,
+            current_period_start=start,
+            current_period_end=datetime(2026, 2, 11, tzinfo=UTC),
+        )
+        for customer in customers[:1600]
+    )
+    SubscriptionPhase.objects.bulk_create(
+        SubscriptionPhase(
+            subscription=subscription,
+            plan=plan,
+            starts_at=start,
+            reason="start",
+            cycle_anchor_at=start,
+        )
+        for subscription in subscriptions
+    )
+    names = "ARRAY[" + ", ".join(f"'{name}'" for name in NAMES) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO metering_event (event_id, event_name, external_customer_id, timestamp, "
+            "properties, received_at, is_late) "
+            f"SELECT 'e' || i, ({names})[1 + (i * 7) %% 6], "
+            "'cust-' || lpad(((i * 13) %% 2000)::text, 5, '0'), "
+            "timestamptz '2026-01-01' + (i::float8 / %s) * interval '60 days', "
+            'CASE WHEN i %% 100 = 0 THEN \'{"n": "lots"}\'::jsonb '
+            "ELSE jsonb_build_object('n', i %% 17) END, "
+            "timestamptz '2026-01-01' + (i::float8 / %s) * interval '60 days' + interval '1 s', "
+            "i %% 1000 = 0 "
+            "FROM generate_series(1, %s) AS i",
+            [events, events, events],
+        )
+        cursor.execute("VACUUM ANALYZE")
+
+
+def timings(client, url: str, runs: int) -> tuple[float, float, int]:
+    response = client.get(url)  # warm-up, not counted
+    assert response.status_code == 200, (url, response.status_code)
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[-1], response.content.count(b'class="field-status"')
+
+
+def main() -> None:
+    args = options()
+    host = urlparse(args.database_url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(f"bench/event_debugger.py only talks to 127.0.0.1; refusing host {host!r}.")
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
+    signal.alarm(args.time_limit)
+    print(f"machine: {machine()}")
+    name = database_name(args.database_url)
+    if not args.reuse:
+        with psycopg.connect(maintenance_url(args.database_url), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+    setup_django(args.database_url)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import Client
+
+    try:
+        call_command("migrate", verbosity=0)
+        if not args.reuse:
+            started = time.perf_counter()
+            load(args.events)
+            print(
+                f"load: {args.events:,} events (SQL, not the benchmark): "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+        user, _ = get_user_model().objects.get_or_create(
+            username="bench", defaults={"is_staff": True, "is_superuser": True}
+        )
+        client = Client()
+        client.force_login(user)
+        base = "/admin/metering/event/"
+        pages = [("list, newest first", base)]
+        pages += [
+            (f"status: {status}", f"{base}?status={status}")
+            for status in (
+                "counted",
+                "no_meter",
+                "not_counted",
+                "unknown_customer",
+                "no_subscription",
+                "late",
+            )
+        ]
+        pages += [
+            ("search: a customer (~1/2,000 of the events)", f"{base}?q=cust-00042"),
+            ("search: an unknown id", f"{base}?q=nobody"),
+        ]
+        print(f"\nAdmin event debugger, {args.events:,} events, p50 / max of {args.runs}:")
+        for label, url in pages:
+            p50, worst, rows = timings(client, url, args.runs)
+            print(f"  {label:<46} p50 {p50:8.0f} ms   max {worst:8.0f} ms   {rows} rows shown")
+        print(f"\nmachine at the end: {machine()}")
+        print("target: each <= 300 ms on 20 M events")
+    finally:
+        connections.close_all()
+        if not args.keep:
+            with psycopg.connect(maintenance_url(args.database_url), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

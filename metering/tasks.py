@@ -1,0 +1,10 @@
+"""django-q2 entry points of the metering app (thin wrappers over services)."""
+
+from django.utils import timezone
+
+from metering.rollups import rollups_refresh
+
+
+def refresh_rollups_task() -> str:
+    """The "refresh-usage-rollups" schedule (every minute): recompute the dirty hours."""
+    return rollups_refresh(at=timezone.now()).summary()
