@@ -63,8 +63,10 @@ def test_on_demand_invoices_of_a_period_add_up_to_its_price_rounded_once(
     offer = plan(f"od-{number}", charges=[charge])
     external_id = f"od-{number}"
     subscribe(customer(external_id), offer, started_at=START)
-    for hour, tokens in usage:
-        send(external_id, "llm_tokens", START + timedelta(hours=hour, minutes=7), tokens=tokens)
+    for index, (hour, tokens) in enumerate(usage):
+        # `seq` keeps two alike events apart (the helper's event id is built from the content).
+        at = START + timedelta(hours=hour, minutes=7)
+        send(external_id, "llm_tokens", at, tokens=tokens, seq=index)
     for hour in sorted(closes):
         cycles_close(at=START + timedelta(hours=hour, minutes=1))
     cycles_close(at=END)
