@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("metering.urls")),
     path("", include("invoices.urls")),
     path("", include("notifications.urls")),
+    path("", include("lab.urls")),
 ]
 
 urlpatterns = [
