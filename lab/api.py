@@ -1,6 +1,7 @@
 """The backtests API (docs/api.md, "Backtests"): start one (202, run as a task) and read it."""
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -38,6 +39,12 @@ class BacktestInputSerializer(serializers.Serializer):
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        for name in ("from", "to"):
+            parsed = parse_datetime(str(self.initial_data[name]))
+            if parsed is None or parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    {name: ["An ISO 8601 timestamp with an offset, e.g. 2026-01-01T00:00:00Z."]}
+                )
         return attrs
 
 

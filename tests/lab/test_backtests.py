@@ -262,6 +262,16 @@ def test_refusals_say_why_and_save_nothing(operator, body, status, message):
     assert not Backtest.objects.exists()
 
 
+def test_a_timestamp_without_an_offset_or_an_unknown_field_is_refused(api_client):
+    body = {"plan": "pro", "from": "2026-01-01T00:00:00", "to": "2026-02-01T00:00:00Z"}
+    response = api_client.post("/api/v1/backtests", body, format="json")
+    assert response.status_code == 400
+    assert "with an offset" in response.json()["from"][0]
+    body = {"plan": "pro", "from": "2026-01-01T00:00Z", "to": "2026-02-01T00:00Z", "at": "x"}
+    response = api_client.post("/api/v1/backtests", body, format="json")
+    assert response.json() == {"at": ["Unknown field."]}
+
+
 def test_an_unknown_backtest_is_a_404(api_client):
     assert api_client.get("/api/v1/backtests/999").status_code == 404
     assert api_client.get("/api/v1/backtests/abc").status_code == 404
