@@ -23,10 +23,13 @@ from customers.selectors import period_after, period_at, subscription_phases
 from invoices.models import InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
 from invoices.services.builder import _fee_line, timeline_of
 from invoices.services.inputs import BuildContext
-from invoices.services.ledger import charge_owed
+from invoices.services.ledger import accumulation_start, charge_owed
+from metering.selectors import Usage, usage_by_customer
 from rating import Period
 
 ZERO = Decimal("0")
+NO_USAGE = Usage(quantity=ZERO, event_count=0)
+IDS_PER_QUERY = 2_000  # customer ids per bulk usage query
 BASE_FEE = "base_fee"
 BASE_FEE_LABEL = "Base fee"
 FEE_KINDS = [LineKind.BASE_FEE, LineKind.PRORATION_CHARGE, LineKind.PRORATION_CREDIT]
@@ -101,18 +104,53 @@ def closed_periods(
     return periods
 
 
+def usage_prime(
+    *, ctx: BuildContext, draft: Plan, periods_of: list[tuple[Subscription, list[Period]]]
+) -> int:
+    """Read ahead, one query per (meter, window), the usage the draft's charges price for these
+    subscriptions' periods (the same windows `charge_owed` reads). Returns the values primed."""
+    windows: dict[tuple, set[str]] = defaultdict(set)
+    meters = {}
+    charges = ctx.plans.charges(draft)
+    for subscription, periods in periods_of:
+        for period in periods:
+            timeline = timeline_of(
+                subscription=subscription,
+                cycle_start=period.start,
+                start=period.start,
+                end=period.end,
+            )
+            for piece in timeline.slices:
+                for priced in charges:
+                    meters[priced.meter.pk] = priced.meter
+                    start = accumulation_start(priced=priced, piece=piece)
+                    end = max(start, piece.end)
+                    windows[(priced.meter.pk, start, end)].add(subscription.customer.external_id)
+    primed = 0
+    for (meter_id, start, end), customer_ids in windows.items():
+        ids = sorted(customer_ids)
+        for offset in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ids[offset : offset + IDS_PER_QUERY]
+            found = usage_by_customer(
+                meter=meters[meter_id], external_customer_ids=chunk, start=start, end=end
+            )
+            for customer_id in chunk:
+                ctx.usage.prime(
+                    (meter_id, customer_id, start, end), found.get(customer_id, NO_USAGE)
+                )
+                primed += 1
+    return primed
+
+
 def subscription_rerate(
     *,
     subscription: Subscription,
     draft: Plan,
-    period_from: datetime,
-    period_to: datetime,
+    periods: list[Period],
     ctx: BuildContext,
 ) -> Rerated:
-    """What the draft would have billed for each closed period in the range, and what was."""
-    periods = closed_periods(
-        subscription=subscription, period_from=period_from, period_to=period_to
-    )
+    """What the draft would have billed for each of `periods` (closed periods of the
+    subscription, from `closed_periods`), and what was billed for them."""
     result = Rerated(periods=len(periods))
     if not periods:
         return result

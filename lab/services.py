@@ -16,12 +16,19 @@ from catalog.selectors import plan_get
 from customers.models import Customer, Subscription
 from invoices.services.inputs import BuildContext
 from lab.models import Backtest, BacktestRow, BacktestStatus, SelectionMode, percent_of
-from lab.rerate import Rerated, TooManyPeriods, subscription_rerate
+from lab.rerate import (
+    Rerated,
+    TooManyPeriods,
+    closed_periods,
+    subscription_rerate,
+    usage_prime,
+)
 
 RUN_TASK = "lab.tasks.backtest_run_task"
 MAX_RANGE = timedelta(days=1100)  # about three years of periods
 MAX_CUSTOMERS_LISTED = 1000
 MAX_SAMPLE = 10_000
+CUSTOMERS_PER_CHUNK = 500  # usage read ahead in bulk for this many customers at a time
 
 
 class BacktestRefused(Exception):
@@ -201,28 +208,44 @@ def _run(backtest: Backtest) -> None:
     ):
         by_customer.setdefault(subscription.customer_id, []).append(subscription)
     total = len(backtest.customers)
-    for done, external_id in enumerate(backtest.customers, start=1):
-        customer = customers.get(external_id)
-        if customer is not None:
-            _customer_row(backtest, customer, by_customer.get(customer.pk, []), ctx=ctx)
-        Backtest.objects.filter(pk=backtest.pk).update(
-            customers_done=done, progress=min(99, done * 100 // total)
-        )
+    done = 0
+    for offset in range(0, total, CUSTOMERS_PER_CHUNK):
+        chunk = backtest.customers[offset : offset + CUSTOMERS_PER_CHUNK]
+        periods_of = [
+            (
+                subscription,
+                closed_periods(
+                    subscription=subscription,
+                    period_from=backtest.period_from,
+                    period_to=backtest.period_to,
+                ),
+            )
+            for external_id in chunk
+            if external_id in customers
+            for subscription in by_customer.get(customers[external_id].pk, [])
+        ]
+        usage_prime(ctx=ctx, draft=backtest.plan, periods_of=periods_of)
+        for external_id in chunk:
+            customer = customers.get(external_id)
+            if customer is not None:
+                mine = [pair for pair in periods_of if pair[0].customer_id == customer.pk]
+                _customer_row(backtest, customer, mine, ctx=ctx)
+            done += 1
+            Backtest.objects.filter(pk=backtest.pk).update(
+                customers_done=done, progress=min(99, done * 100 // total)
+            )
+        ctx.usage.forget()  # what this chunk read is not needed again
     _finish(backtest)
 
 
 def _customer_row(
-    backtest: Backtest, customer: Customer, subscriptions: list[Subscription], *, ctx
+    backtest: Backtest, customer: Customer, periods_of: list[tuple], *, ctx
 ) -> BacktestRow:
     result = Rerated()
-    for subscription in subscriptions:
+    for subscription, periods in periods_of:
         result.merge(
             subscription_rerate(
-                subscription=subscription,
-                draft=backtest.plan,
-                period_from=backtest.period_from,
-                period_to=backtest.period_to,
-                ctx=ctx,
+                subscription=subscription, draft=backtest.plan, periods=periods, ctx=ctx
             )
         )
     billed, would_be = result.billed, result.would_be
