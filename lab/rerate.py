@@ -142,21 +142,27 @@ def usage_prime(
     return primed
 
 
+# What was billed, per subscription: {charge key: ChargeMovement with only `billed` set}.
+BilledBySubscription = dict[int, dict[str, ChargeMovement]]
+
+
 def subscription_rerate(
     *,
     subscription: Subscription,
     draft: Plan,
     periods: list[Period],
+    billed: BilledBySubscription,
     ctx: BuildContext,
 ) -> Rerated:
     """What the draft would have billed for each of `periods` (closed periods of the
-    subscription, from `closed_periods`), and what was billed for them."""
+    subscription, from `closed_periods`), beside what was billed for them (`billed_read`)."""
     result = Rerated(periods=len(periods))
-    if not periods:
-        return result
     for period in periods:
         _would_be(result, subscription=subscription, draft=draft, period=period, ctx=ctx)
-    _billed(result, subscription=subscription, periods=periods)
+    for key, movement in billed.get(subscription.pk, {}).items():
+        if key == BASE_FEE and not movement.billed and BASE_FEE not in result.charges:
+            continue  # no fee on either side
+        result.movement(key, movement.label).billed += movement.billed
     return result
 
 
@@ -192,37 +198,49 @@ def _would_be(
             result.movement(BASE_FEE, BASE_FEE_LABEL).would_be += fee.amount
 
 
-def _billed(result: Rerated, *, subscription: Subscription, periods: list[Period]) -> None:
+def billed_read(*, periods_of: list[tuple[Subscription, list[Period]]]) -> BilledBySubscription:
+    """What the invoices that are not void billed for these subscriptions' periods, in two
+    queries: usage from the ledger entries of each period, fees from the fee lines by the period
+    their window starts in (see the module docstring)."""
+    periods_by_id = {subscription.pk: periods for subscription, periods in periods_of if periods}
+    billed: BilledBySubscription = {pk: {} for pk in periods_by_id}
+    if not periods_by_id:
+        return billed
+    starts = {period.start for periods in periods_by_id.values() for period in periods}
     usage = (
-        LedgerEntry.objects.filter(
-            subscription=subscription, period_start__in=[period.start for period in periods]
-        )
+        LedgerEntry.objects.filter(subscription_id__in=periods_by_id, period_start__in=starts)
         .exclude(invoice__status=InvoiceStatus.VOID)
-        .values("charge__meter__code", "charge__meter__name")
+        .values("subscription_id", "period_start", "charge__meter__code", "charge__meter__name")
         .annotate(amount=Sum("amount"))
         .order_by()
     )
     for row in usage:
-        movement = result.movement(row["charge__meter__code"], row["charge__meter__name"])
-        movement.billed += row["amount"]
+        periods = periods_by_id[row["subscription_id"]]
+        if not any(period.start == row["period_start"] for period in periods):
+            continue
+        mine = billed[row["subscription_id"]]
+        key = row["charge__meter__code"]
+        mine.setdefault(key, ChargeMovement(label=row["charge__meter__name"])).billed += row[
+            "amount"
+        ]
+    first = min(starts)
+    last = max(period.end for periods in periods_by_id.values() for period in periods)
     fees = (
         InvoiceLine.objects.filter(
-            invoice__subscription=subscription,
+            invoice__subscription_id__in=periods_by_id,
             kind__in=FEE_KINDS,
-            usage_start__gte=periods[0].start,
-            usage_start__lte=periods[-1].end,
+            usage_start__gte=first,
+            usage_start__lte=last,
         )
         .exclude(invoice__status=InvoiceStatus.VOID)
-        .values_list("kind", "usage_start", "amount")
+        .values_list("invoice__subscription_id", "kind", "usage_start", "amount")
     )
-    by_period: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for kind, usage_start, amount in fees:
-        index = _fee_period(periods, kind=kind, usage_start=usage_start)
-        if index is not None:
-            by_period[index] += amount
-    total = sum(by_period.values(), ZERO)
-    if total or BASE_FEE in result.charges:
-        result.movement(BASE_FEE, BASE_FEE_LABEL).billed += total
+    for subscription_id, kind, usage_start, amount in fees:
+        periods = periods_by_id[subscription_id]
+        if _fee_period(periods, kind=kind, usage_start=usage_start) is not None:
+            mine = billed[subscription_id]
+            mine.setdefault(BASE_FEE, ChargeMovement(label=BASE_FEE_LABEL)).billed += amount
+    return billed
 
 
 def _fee_period(periods: list[Period], *, kind: str, usage_start: datetime) -> int | None:

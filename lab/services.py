@@ -19,6 +19,7 @@ from lab.models import Backtest, BacktestRow, BacktestStatus, SelectionMode, per
 from lab.rerate import (
     Rerated,
     TooManyPeriods,
+    billed_read,
     closed_periods,
     subscription_rerate,
     usage_prime,
@@ -28,7 +29,7 @@ RUN_TASK = "lab.tasks.backtest_run_task"
 MAX_RANGE = timedelta(days=1100)  # about three years of periods
 MAX_CUSTOMERS_LISTED = 1000
 MAX_SAMPLE = 10_000
-CUSTOMERS_PER_CHUNK = 500  # usage read ahead in bulk for this many customers at a time
+CUSTOMERS_PER_CHUNK = 200  # read in bulk and saved together; progress moves per chunk
 
 
 class BacktestRefused(Exception):
@@ -225,12 +226,28 @@ def _run(backtest: Backtest) -> None:
             for subscription in by_customer.get(customers[external_id].pk, [])
         ]
         usage_prime(ctx=ctx, draft=backtest.plan, periods_of=periods_of)
-        for external_id in chunk:
-            customer = customers.get(external_id)
-            if customer is not None:
-                mine = [pair for pair in periods_of if pair[0].customer_id == customer.pk]
-                _customer_row(backtest, customer, mine, ctx=ctx)
-            done += 1
+        billed = billed_read(periods_of=periods_of)
+        periods_by_customer: dict[int, list] = {}
+        for pair in periods_of:
+            periods_by_customer.setdefault(pair[0].customer_id, []).append(pair)
+        rows = [
+            _customer_row(
+                backtest,
+                customers[external_id],
+                periods_by_customer.get(customers[external_id].pk, []),
+                billed=billed,
+                ctx=ctx,
+            )
+            for external_id in chunk
+            if external_id in customers
+        ]
+        with transaction.atomic():
+            # A rerun after an interruption redoes the chunk's rows.
+            BacktestRow.objects.filter(
+                backtest=backtest, customer__in=[r.customer for r in rows]
+            ).delete()
+            BacktestRow.objects.bulk_create(rows)
+            done += len(chunk)
             Backtest.objects.filter(pk=backtest.pk).update(
                 customers_done=done, progress=min(99, done * 100 // total)
             )
@@ -239,29 +256,29 @@ def _run(backtest: Backtest) -> None:
 
 
 def _customer_row(
-    backtest: Backtest, customer: Customer, periods_of: list[tuple], *, ctx
+    backtest: Backtest, customer: Customer, periods_of: list[tuple], *, billed, ctx
 ) -> BacktestRow:
     result = Rerated()
     for subscription, periods in periods_of:
         result.merge(
             subscription_rerate(
-                subscription=subscription, draft=backtest.plan, periods=periods, ctx=ctx
+                subscription=subscription,
+                draft=backtest.plan,
+                periods=periods,
+                billed=billed,
+                ctx=ctx,
             )
         )
-    billed, would_be = result.billed, result.would_be
-    row, _ = BacktestRow.objects.update_or_create(
+    return BacktestRow(
         backtest=backtest,
         customer=customer,
-        defaults={
-            "periods": result.periods,
-            "billed": billed,
-            "would_be": would_be,
-            "difference": would_be - billed,
-            "difference_percent": percent_of(would_be - billed, billed),
-            "charges": _charges_json(result),
-        },
+        periods=result.periods,
+        billed=result.billed,
+        would_be=result.would_be,
+        difference=result.would_be - result.billed,
+        difference_percent=percent_of(result.would_be - result.billed, result.billed),
+        charges=_charges_json(result),
     )
-    return row
 
 
 def _charges_json(result: Rerated) -> dict:
