@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/close_cycles.py
 	$(PY) bench/pdf.py
+	$(PY) bench/backtest.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

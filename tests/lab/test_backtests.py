@@ -275,3 +275,43 @@ def test_a_timestamp_without_an_offset_or_an_unknown_field_is_refused(api_client
 def test_an_unknown_backtest_is_a_404(api_client):
     assert api_client.get("/api/v1/backtests/999").status_code == 404
     assert api_client.get("/api/v1/backtests/abc").status_code == 404
+
+
+def test_a_meter_only_the_draft_prices_counts_its_real_events_and_a_sample_is_a_sample(
+    operator, django_capture_on_commit_callbacks
+):
+    operator.meter(**CALLS)
+    operator.meter(code="exports", name="Exports", event_name="export", aggregation="count")
+    calls_only = [{"meter": "calls", "model": "per_unit", "unit_amount": "0.10"}]
+    operator.plan(code="basic", name="Basic", base_amount="0", charges=calls_only)
+    for customer in ("a", "b", "c"):
+        operator.customer(customer)
+        operator.subscribe(customer, "basic", utc(2026, 1, 1))
+        operator.events(customer, "call", utc(2026, 1, 3), count=10)
+        operator.events(customer, "export", utc(2026, 1, 4), count=7)
+    operator.close_cycles(at=utc(2026, 2, 1, 1))
+    with_exports = [*calls_only, {"meter": "exports", "model": "per_unit", "unit_amount": "2.00"}]
+    response = operator.client.patch(
+        "/api/v1/plans/basic", {"charges": with_exports}, format="json"
+    )
+    assert response.json()["version"] == 2
+
+    answer = start_backtest(
+        operator,
+        django_capture_on_commit_callbacks,
+        {"plan": "basic", "sample": 2, "from": "2026-01-01T00:00Z", "to": "2026-02-01T00:00Z"},
+    )
+    report = read_backtest(operator, answer["id"])
+
+    assert report["selection"] == "sample"
+    assert report["customers_selected"] == 2
+    assert len(report["rows"]) == 2
+    for row in report["rows"]:
+        assert row["billed"] == "1.00"
+        # The 7 exports were never billed, but the events are there: 7 × 2.00.
+        assert row["charges"]["exports"] == {
+            "label": "Exports",
+            "billed": "0.00",
+            "would_be": "14.00",
+        }
+        assert row["would_be"] == "15.00"
