@@ -202,7 +202,9 @@ def _run(backtest: Backtest) -> None:
         customer__external_id__in=backtest.customers, started_at__lt=backtest.period_to
     )
     if backtest.selection != SelectionMode.CUSTOMERS:
-        subscriptions = subscriptions.filter(Q(phases__plan__code=backtest.plan.code)).distinct()
+        # The subscriptions that were on the plan before the range's end (the selection's rule).
+        on_plan = Q(phases__plan__code=backtest.plan.code, phases__starts_at__lt=backtest.period_to)
+        subscriptions = subscriptions.filter(on_plan).distinct()
     by_customer: dict[int, list[Subscription]] = {}
     for subscription in subscriptions.select_related("customer", "plan").prefetch_related(
         "phases__plan"
