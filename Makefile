@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) bench/pdf.py
 	$(PY) bench/usage_reads.py
 	$(PY) bench/event_debugger.py
+	$(PY) bench/backtest.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

@@ -25,6 +25,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "payments": ALL,
         "billing": ALL,
         "notifications": ALL,
+        "lab": ALL,
         "auditlog": VIEW,
         "django_q": ALL,
     },
@@ -35,6 +36,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "invoices": ALL,
         "payments": ALL,
         "notifications": VIEW,
+        "lab": VIEW,
         "auditlog": VIEW,
     },
     FINANCE_VIEWER: {
@@ -45,6 +47,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "payments": VIEW,
         "billing": VIEW,
         "notifications": VIEW,
+        "lab": VIEW,
         "auditlog": VIEW,
     },
 }

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "payments",
     # Outgoing webhooks and customer emails: at the top, hears the apps below by signals.
     "notifications",
+    # The pricing lab (backtests): at the top, reads the billing apps, writes only its reports.
+    "lab",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("invoices.urls")),
     path("", include("notifications.urls")),
     path("", include("payments.urls")),
+    path("", include("lab.urls")),
 ]
 
 urlpatterns = [

@@ -26,12 +26,14 @@ FORBIDDEN = {
         "invoices",
         "payments",
         "notifications",
+        "lab",
     },
-    "catalog": {"customers", "metering", "invoices", "payments", "notifications"},
-    "customers": {"metering", "invoices", "payments", "notifications"},
-    "metering": {"invoices", "payments", "notifications"},
-    "invoices": {"payments", "notifications"},
-    "payments": {"notifications"},
+    "catalog": {"customers", "metering", "invoices", "payments", "notifications", "lab"},
+    "customers": {"metering", "invoices", "payments", "notifications", "lab"},
+    "metering": {"invoices", "payments", "notifications", "lab"},
+    "invoices": {"payments", "notifications", "lab"},
+    "payments": {"notifications", "lab"},
+    "notifications": {"lab"},
 }
 
 

@@ -13,6 +13,8 @@ from billing.roles import BILLING_ADMIN, BILLING_OPERATOR, FINANCE_VIEWER, ROLES
 from billing.services import api_key_create
 from invoices.models import Invoice
 from invoices.services import cycles_close
+from lab.models import Backtest
+from lab.services import backtest_create
 from metering.models import Event
 from notifications.models import EmailTemplate, WebhookMessage
 from notifications.services.webhooks import webhook_endpoint_create
@@ -35,6 +37,13 @@ def world():
     subscription = subscribe(acme, plan, started_at=utc(2026, 3, 1))
     send("acme", "api_call", utc(2026, 3, 2), count=3)
     cycles_close(at=utc(2026, 4, 1))
+    backtest_create(
+        plan_code=plan.code,
+        period_from=utc(2026, 3, 1),
+        period_to=utc(2026, 4, 1),
+        requested_by="test",
+        at=utc(2026, 4, 2),
+    )
     return {"customer": acme, "subscription": subscription, "plan": plan}
 
 
@@ -193,6 +202,11 @@ def _custom_views(world):
             "post",
             f"/admin/notifications/emailtemplate/{EmailTemplate.objects.first().pk}/send-test/",
             ["notifications.change_emailtemplate"],
+        ),
+        "lab_backtest_csv": (
+            "get",
+            f"/admin/lab/backtest/{Backtest.objects.get().pk}/csv/",
+            ["lab.view_backtest"],
         ),
         "auth_user_password_change": (
             "get",
