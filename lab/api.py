@@ -8,6 +8,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.api import NOT_FOUND
 from lab.models import Backtest
 from lab.selectors import backtest_as_dict, backtest_get
 from lab.services import MAX_CUSTOMERS_LISTED, MAX_SAMPLE, BacktestRefused, backtest_create
@@ -70,7 +71,7 @@ class BacktestListView(APIView):
     @extend_schema(
         summary="Backtest a draft plan on past usage (202: it runs as a task)",
         request=BacktestInputSerializer,
-        responses={202: dict},
+        responses={202: dict, 404: NOT_FOUND},
         tags=["backtests"],
     )
     def post(self, request):
