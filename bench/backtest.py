@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from close_cycles import drop_database, local_only, recreate_database, setup_django  # noqa: E402
+from scratch import drop_database, local_only, recreate_database, setup_django  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)

@@ -35,9 +35,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-import psycopg
+from scratch import (
+    drop_database,
+    local_only,
+    recreate_database,
+    setup_django,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD_START = datetime(2026, 3, 1, 10, 37, 12, tzinfo=UTC)
@@ -62,45 +66,6 @@ def options():
         ),
     )
     return parser.parse_args()
-
-
-def local_only(database_url: str) -> None:
-    host = urlparse(database_url).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit(f"bench/usage_reads.py only talks to 127.0.0.1; refusing host {host!r}.")
-
-
-def maintenance_url(database_url: str) -> str:
-    return urlunparse(urlparse(database_url)._replace(path="/postgres"))
-
-
-def database_name(database_url: str) -> str:
-    return urlparse(database_url).path.lstrip("/")
-
-
-def recreate_database(database_url: str) -> None:
-    name = database_name(database_url)
-    with psycopg.connect(maintenance_url(database_url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(database_url: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(maintenance_url(database_url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{database_name(database_url)}" WITH (FORCE)')
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def machine() -> str:
