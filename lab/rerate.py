@@ -24,7 +24,8 @@ from invoices.models import InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
 from invoices.services.builder import _fee_line, timeline_of
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import accumulation_start, charge_owed
-from metering.selectors import Usage, usage_by_customer
+from invoices.services.prefetch import usage_prime_windows
+from metering.selectors import Usage
 from rating import Period
 
 ZERO = Decimal("0")
@@ -126,20 +127,7 @@ def usage_prime(
                     start = accumulation_start(priced=priced, piece=piece)
                     end = max(start, piece.end)
                     windows[(priced.meter.pk, start, end)].add(subscription.customer.external_id)
-    primed = 0
-    for (meter_id, start, end), customer_ids in windows.items():
-        ids = sorted(customer_ids)
-        for offset in range(0, len(ids), IDS_PER_QUERY):
-            chunk = ids[offset : offset + IDS_PER_QUERY]
-            found = usage_by_customer(
-                meter=meters[meter_id], external_customer_ids=chunk, start=start, end=end
-            )
-            for customer_id in chunk:
-                ctx.usage.prime(
-                    (meter_id, customer_id, start, end), found.get(customer_id, NO_USAGE)
-                )
-                primed += 1
-    return primed
+    return usage_prime_windows(ctx=ctx, windows=windows, meters=meters)
 
 
 # What was billed, per subscription: {charge key: ChargeMovement with only `billed` set}.

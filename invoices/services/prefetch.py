@@ -51,6 +51,12 @@ def usage_prime_due(*, ctx: BuildContext, subscriptions: list[Subscription], at:
             windows[(meter.pk, window_start, end)].add(subscription.customer.external_id)
     ctx.billed.prime(billed)  # what the ledger holds of those periods, in one query
     ctx.prime_prepaid([subscription_id for subscription_id, _ in billed])
+    return usage_prime_windows(ctx=ctx, windows=windows, meters=meters)
+
+
+def usage_prime_windows(*, ctx: BuildContext, windows: dict[tuple, set[str]], meters: dict) -> int:
+    """Read {(meter id, start, end): customer ids} in one query per window (and chunk of ids)
+    into ctx.usage; `meters` maps the ids to their Meter. Returns how many values were primed."""
     primed = 0
     for (meter_id, start, end), customer_ids in windows.items():
         ids = sorted(customer_ids)
