@@ -25,12 +25,9 @@ from invoices.services.builder import _fee_line, timeline_of
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import accumulation_start, charge_owed
 from invoices.services.prefetch import usage_prime_windows
-from metering.selectors import Usage
 from rating import Period
 
 ZERO = Decimal("0")
-NO_USAGE = Usage(quantity=ZERO, event_count=0)
-IDS_PER_QUERY = 2_000  # customer ids per bulk usage query
 BASE_FEE = "base_fee"
 BASE_FEE_LABEL = "Base fee"
 FEE_KINDS = [LineKind.BASE_FEE, LineKind.PRORATION_CHARGE, LineKind.PRORATION_CREDIT]
