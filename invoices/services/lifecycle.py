@@ -14,6 +14,8 @@ from django.db import transaction
 from billing.errors import AppError
 from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceStatus
+from invoices.services.credits import TOTAL_FIELDS as CREDIT_FIELDS
+from invoices.services.credits import invoice_credits_apply
 from invoices.services.numbering import finalization_fields
 from invoices.services.persist import invoice_refresh_usage
 
@@ -30,7 +32,8 @@ def _locked(invoice: Invoice) -> Invoice:
 
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) -> Invoice:
-    """Finalize a draft: usage refreshed one last time, numbered, issued at `at`, due later.
+    """Finalize a draft: usage refreshed one last time, numbered, issued at `at`, due later,
+    paid in part or whole by the customer's prepaid credits (invoices.services.credits).
 
     refresh=False when the caller just computed the lines in this transaction.
     """
@@ -44,7 +47,8 @@ def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) ->
     fields = finalization_fields(customer=invoice.customer, at=at)
     for name, value in fields.items():
         setattr(invoice, name, value)
-    invoice.save(update_fields=[*fields, "updated_at"])
+    invoice_credits_apply(invoice=invoice, at=at)
+    invoice.save(update_fields=[*fields, *CREDIT_FIELDS, "updated_at"])
     invoice_on_finalized(invoice=invoice)
     return invoice
 
