@@ -127,6 +127,7 @@ class LineKind(models.TextChoices):
     USAGE = "usage", "Usage"
     PRORATION_CREDIT = "proration_credit", "Proration credit"
     PRORATION_CHARGE = "proration_charge", "Proration charge"
+    PREPAID_CREDITS = "prepaid_credits", "Prepaid credits"
 
 
 class InvoiceLine(models.Model):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from invoices.api import views
+from invoices.api import views, wallets
 
 urlpatterns = [
     path("invoices", views.InvoiceListView.as_view(), name="invoice-list"),
@@ -32,5 +32,11 @@ urlpatterns = [
         "customers/<str:external_id>/upcoming-invoice",
         views.UpcomingInvoiceView.as_view(),
         name="customer-upcoming-invoice",
+    ),
+    path("customers/<str:external_id>/wallet", wallets.WalletView.as_view(), name="wallet"),
+    path(
+        "customers/<str:external_id>/wallet/transactions",
+        wallets.WalletTransactionsView.as_view(),
+        name="wallet-transactions",
     ),
 ]

@@ -9,7 +9,10 @@ class PaymentsConfig(AppConfig):
         from invoices.balances import register_balance_provider
         from invoices.signals import invoice_finalized
         from payments.selectors import invoice_balances
+        from payments.services.credit_purchases import on_invoice_paid
         from payments.services.finalization import on_invoice_finalized
+        from payments.signals import invoice_paid
 
         invoice_finalized.connect(on_invoice_finalized, dispatch_uid="payments.on_finalized")
         register_balance_provider(invoice_balances)
+        invoice_paid.connect(on_invoice_paid, dispatch_uid="payments.credit_purchase_paid")

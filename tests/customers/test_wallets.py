@@ -253,3 +253,24 @@ def test_low_balance_warns_once_per_crossing_by_email_and_webhook(
     low = [m for m in mail.outbox if "credit balance is low" in m.subject]
     assert len(low) == 2
     assert WebhookMessage.objects.filter(event_type="wallet.low_balance").count() == 2
+
+
+def test_the_expiry_schedule_runs_the_task_that_writes_expiries():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_q.models import Schedule, Task
+    from django_q.tasks import async_task
+
+    call_command("setup_schedules", stdout=StringIO())
+    schedule = Schedule.objects.get(name="expire-wallet-credits")
+    assert (schedule.func, schedule.minutes) == ("customers.tasks.expire_wallet_credits_task", 15)
+
+    acme = customer()
+    grant(acme, "3.00", "soon", at=utc(2020, 1, 1), expires_at=utc(2020, 2, 1))
+    task_id = async_task(schedule.func, sync=True)
+
+    task = Task.objects.get(id=task_id)
+    assert task.success, task.result
+    assert task.result == "1 expiry transaction(s) written"
+    assert wallet_balance(wallet=wallet_for(customer=acme, currency="USD")) == Decimal("0")

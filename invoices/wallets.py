@@ -1,0 +1,53 @@
+"""A customer's wallet as the API and the customer page show it: the balance (the sum of its
+ledger) and the ongoing balance = balance − what the current period has accrued so far, the
+amount due of the upcoming invoice (the charge ledger's figure: invoices.selectors.
+upcoming_invoice, the cycle close's own code), refreshed with every event that lands."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from customers.models import Customer, Wallet
+from customers.selectors import wallet_balance
+from invoices.selectors import NoUpcomingInvoice, upcoming_invoice
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class WalletSummary:
+    wallet: Wallet  # unsaved (no id) while the customer has none in this currency
+    balance: Decimal
+    upcoming_amount: Decimal  # in the wallet's currency; 0 when no period is being billed
+    ongoing_balance: Decimal
+
+    @property
+    def currency(self) -> str:
+        return self.wallet.currency
+
+    @property
+    def low_balance(self) -> bool:
+        return self.wallet.low_balance_since is not None
+
+
+def wallet_of(*, customer: Customer, currency: str = "") -> Wallet:
+    """The customer's wallet in `currency` (default: the customer's), or an empty unsaved one."""
+    currency = (currency or customer.currency or "").upper()
+    wallet = Wallet.objects.filter(customer=customer, currency=currency).first()
+    return wallet or Wallet(customer=customer, currency=currency)
+
+
+def wallet_summary(*, customer: Customer, at: datetime, currency: str = "") -> WalletSummary:
+    """Balance and ongoing balance of the customer's wallet in `currency` at `at`."""
+    wallet = wallet_of(customer=customer, currency=currency)
+    balance = ZERO if wallet.pk is None else wallet_balance(wallet=wallet)
+    upcoming = ZERO
+    try:
+        draft = upcoming_invoice(customer=customer, at=at)
+    except NoUpcomingInvoice:
+        draft = None
+    if draft is not None and draft.currency == wallet.currency:
+        upcoming = draft.amount_due
+    return WalletSummary(
+        wallet=wallet, balance=balance, upcoming_amount=upcoming, ongoing_balance=balance - upcoming
+    )
