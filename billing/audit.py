@@ -19,6 +19,8 @@ AUDITED: list[tuple[str, dict]] = [
     ("catalog.Plan", {}),
     ("catalog.Charge", {}),
     ("catalog.Tier", {}),
+    ("catalog.Feature", {}),
+    ("catalog.PlanFeature", {}),
     ("customers.Customer", {}),
     # The period moving forward at each cycle close is not a change anybody made.
     (
@@ -29,6 +31,7 @@ AUDITED: list[tuple[str, dict]] = [
     # The low-balance flag moves with the balance, not with anybody's change.
     ("customers.Wallet", {"exclude_fields": ["low_balance_since"]}),
     ("customers.WalletTransaction", {}),
+    ("customers.SubscriptionFeature", {}),
     # An invoice's status changes; its lines and draft totals follow the usage, not people.
     (
         "invoices.Invoice",

@@ -15,6 +15,8 @@ SCHEDULES = {
     "refresh-usage-rollups": ("metering.tasks.refresh_rollups_task", 1),
     # Wallet credits past their expiry date are written off (finalization also does it first).
     "expire-wallet-credits": ("customers.tasks.expire_wallet_credits_task", 15),
+    # Usage alerts of feature grants (80 %, 100 % of a limit), once per period each.
+    "entitlement-alerts": ("metering.tasks.entitlement_alerts_task", 1),
 }
 
 

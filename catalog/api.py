@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api import PAGE_PARAMETERS, paginated, parse_id
-from catalog.models import Meter, Plan
+from catalog.models import Feature, Meter, Plan
 from catalog.selectors import (
     plan_get,
     plan_versions,
@@ -20,6 +20,7 @@ from catalog.selectors import (
     price_preview_from_values,
 )
 from catalog.serializers import (
+    FeatureSerializer,
     MeterSerializer,
     PlanInputSerializer,
     PlanSerializer,
@@ -28,6 +29,7 @@ from catalog.serializers import (
     PricePreviewSerializer,
 )
 from catalog.services import meter_create, meter_update, plan_create, plan_update
+from catalog.services.features import feature_create
 
 FIELD_ERRORS = OpenApiResponse(description='Field errors, e.g. {"charges": {"0": {...}}}.')
 NOT_FOUND = OpenApiResponse(description="No such code.")
@@ -174,3 +176,42 @@ class PricePreviewView(APIView):
         serializer.is_valid(raise_exception=True)
         preview = price_preview_from_values(**serializer.validated_data)
         return Response(PricePreviewSerializer(preview).data)
+
+
+class FeatureListView(APIView):
+    paginated_list = True
+
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses=FeatureSerializer(many=True),
+        summary="List features",
+        tags=["entitlements"],
+    )
+    def get(self, request):
+        features = Feature.objects.select_related("meter").order_by("code")
+        return paginated(request, self, features, FeatureSerializer)
+
+    @extend_schema(
+        request=FeatureSerializer,
+        responses={201: FeatureSerializer, 400: FIELD_ERRORS, 409: CONFLICT},
+        summary="Create a feature (boolean, metered on a meter, or static)",
+        tags=["entitlements"],
+    )
+    def post(self, request):
+        serializer = FeatureSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        feature = feature_create(**serializer.validated_data)
+        return Response(FeatureSerializer(feature).data, status=status.HTTP_201_CREATED)
+
+
+class FeatureDetailView(APIView):
+    @extend_schema(
+        responses={200: FeatureSerializer, 404: NOT_FOUND},
+        summary="Get a feature",
+        tags=["entitlements"],
+    )
+    def get(self, request, code: str):
+        feature = Feature.objects.select_related("meter").filter(code=code).first()
+        if feature is None:
+            raise NotFound(f"Unknown feature {code!r}.")
+        return Response(FeatureSerializer(feature).data)

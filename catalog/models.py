@@ -210,3 +210,75 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return f"up to {self.up_to}" if self.up_to is not None else "and above"
+
+
+# --- entitlements: features and what plans grant (docs/architecture.md, "Entitlements") -------
+
+# A metered limit is a quantity per period (docs/api.md, "Entitlements").
+FEATURE_MAX_LIMIT = 10**15
+FEATURE_MAX_ALERTS = 10
+FEATURE_MAX_ALERT_PERCENT = 1000
+
+
+class FeatureType(models.TextChoices):
+    BOOLEAN = "boolean", "Boolean (on or off)"
+    METERED = "metered", "Metered (a limit per period on a meter)"
+    STATIC = "static", "Static (a value: seats, a model name)"
+
+
+class Feature(TimestampedModel):
+    """Something a plan lets a customer do; `code` is what the entitlement API is asked for."""
+
+    code = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=10, choices=FeatureType.choices)
+    meter = models.ForeignKey(
+        Meter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="features",
+        help_text="Metered features only: the meter whose period quantity is the usage.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                name="feature_type_valid", condition=Q(type__in=FeatureType.values)
+            ),
+            models.CheckConstraint(
+                name="feature_meter_iff_metered",
+                condition=Q(type=FeatureType.METERED, meter__isnull=False)
+                | (~Q(type=FeatureType.METERED) & Q(meter__isnull=True)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class PlanFeature(models.Model):
+    """A plan's grant of a feature: for a metered one a limit per period (null: unlimited),
+    hard (refused once reached) or soft (allowed, the overage shown); for a static one a value.
+    `alerts` are percents of the limit at which the customer is told, once per period."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="feature_grants")
+    feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="grants")
+    limit = models.DecimalField(**QUANTITY, null=True, blank=True)
+    hard = models.BooleanField(default=True)
+    value = models.CharField(max_length=255, blank=True)
+    alerts = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["plan", "feature__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "feature"], name="plan_feature_once"),
+            models.CheckConstraint(
+                name="plan_feature_limit_gte_0", condition=Q(limit__isnull=True) | Q(limit__gte=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.code} v{self.plan.version}: {self.feature.code}"

@@ -68,7 +68,9 @@ def plans_with_in_use(queryset: QuerySet[Plan]) -> QuerySet[Plan]:
 def plans_with_details(queryset: QuerySet[Plan] | None = None) -> QuerySet[Plan]:
     """Plans with `in_use` annotated and their charges, meters and tiers prefetched."""
     queryset = Plan.objects.all() if queryset is None else queryset
-    return plans_with_in_use(queryset).prefetch_related("charges__meter", "charges__tiers")
+    return plans_with_in_use(queryset).prefetch_related(
+        "charges__meter", "charges__tiers", "feature_grants__feature"
+    )
 
 
 def plans_latest() -> QuerySet[Plan]:

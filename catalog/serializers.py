@@ -16,6 +16,7 @@ from catalog.models import (
     BaseTiming,
     Cadence,
     Charge,
+    FeatureType,
     Interval,
     MeterReset,
     Plan,
@@ -178,17 +179,13 @@ class PlanInputSerializer(StrictSerializer):
     metadata = serializers.JSONField(required=False, validators=[validate_metadata])
     charges = serializers.ListField(child=ChargeInputSerializer(), required=False)
     features = serializers.ListField(
-        required=False, help_text="Feature grants: not available yet, send none."
+        child=serializers.DictField(),
+        required=False,
+        max_length=100,
+        help_text='Feature grants: [{"feature": "<feature code>", "limit"?: "1000" (metered, '
+        'per period; null: unlimited), "hard"?: true, "value"?: "5" (static), "alerts"?: '
+        "[80, 100] (percents of the limit)}]; replaces all the plan's grants when given.",
     )
-
-    def validate_features(self, value):
-        if value:
-            raise serializers.ValidationError("Feature grants are not available yet.")
-        return value
-
-    def validate(self, attrs):
-        attrs.pop("features", None)
-        return attrs
 
 
 class PricePreviewInputSerializer(StrictSerializer):
@@ -241,6 +238,31 @@ class ChargeSerializer(serializers.Serializer):
     tiers = TierSerializer(many=True, read_only=True)
 
 
+class PlanFeatureSerializer(serializers.Serializer):
+    feature = serializers.CharField(source="feature.code", read_only=True)
+    type = serializers.CharField(source="feature.type", read_only=True)
+    limit = QuantityField(allow_null=True)
+    hard = serializers.BooleanField(read_only=True)
+    value = serializers.CharField(read_only=True)
+    alerts = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+
+
+class FeatureSerializer(StrictSerializer):
+    code = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    type = serializers.ChoiceField(choices=FeatureType.choices)
+    meter = serializers.SlugField(
+        max_length=100, required=False, allow_null=True, help_text="Metered only: a meter code."
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        body["meter"] = instance.meter.code if instance.meter_id else None
+        return body
+
+
 class PlanSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     code = serializers.SlugField(read_only=True)
@@ -260,6 +282,7 @@ class PlanSerializer(serializers.Serializer):
         read_only=True, help_text="Used by a subscription: changes make a new version."
     )
     charges = ChargeSerializer(many=True, read_only=True)
+    features = PlanFeatureSerializer(many=True, read_only=True, source="feature_grants")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 

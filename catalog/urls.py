@@ -10,5 +10,7 @@ urlpatterns = [
     path("plans", api.PlanListView.as_view(), name="plan-list"),
     path("plans/<slug:code>", api.PlanDetailView.as_view(), name="plan-detail"),
     path("plans/<slug:code>/versions", api.PlanVersionsView.as_view(), name="plan-versions"),
+    path("features", api.FeatureListView.as_view(), name="feature-list"),
+    path("features/<slug:code>", api.FeatureDetailView.as_view(), name="feature-detail"),
     path("price-preview", api.PricePreviewView.as_view(), name="price-preview"),
 ]

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from billing.models import TimestampedModel
-from catalog.models import Plan
+from catalog.models import QUANTITY, Feature, Plan
 from customers.validators import validate_country_code, validate_currency_code
 
 
@@ -197,6 +197,36 @@ class SubscriptionPhase(TimestampedModel):
 
     def covers(self, moment) -> bool:
         return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
+
+
+class SubscriptionFeature(TimestampedModel):
+    """A subscription's override of its plan's grant of a feature (or a grant the plan lacks):
+    its own limit, hardness, value and alerts; `enabled` off takes the feature away."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="feature_overrides"
+    )
+    feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="overrides")
+    enabled = models.BooleanField(default=True)
+    limit = models.DecimalField(**QUANTITY, null=True, blank=True)
+    hard = models.BooleanField(default=True)
+    value = models.CharField(max_length=255, blank=True)
+    alerts = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["subscription", "feature__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "feature"], name="subscription_feature_once"
+            ),
+            models.CheckConstraint(
+                name="subscription_feature_limit_gte_0",
+                condition=Q(limit__isnull=True) | Q(limit__gte=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.subscription_id}: {self.feature.code}"
 
 
 # --- wallets: prepaid credits (docs/architecture.md, "Wallets") ------------------------------

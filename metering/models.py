@@ -170,3 +170,44 @@ class RollupDirtyBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_customer_id} · {self.event_name} · {self.bucket_start:%Y-%m-%d %H}h"
+
+
+class EntitlementAlert(models.Model):
+    """A usage alert of a feature grant that fired: `threshold` percent of the limit reached in
+    the period starting `period_start`. Unique per (subscription, feature, period, threshold):
+    each alert goes out once per period (docs/api.md, "Entitlements")."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="entitlement_alerts"
+    )
+    subscription = models.ForeignKey(
+        "customers.Subscription", on_delete=models.CASCADE, related_name="entitlement_alerts"
+    )
+    feature = models.ForeignKey("catalog.Feature", on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    threshold = models.PositiveIntegerField(help_text="Percent of the limit.")
+    limit = models.DecimalField(max_digits=24, decimal_places=6)
+    usage = models.DecimalField(max_digits=24, decimal_places=6)
+    notified = models.BooleanField(
+        default=True,
+        help_text="Off for a lower threshold crossed in the same check as a higher one (one "
+        "message says the higher).",
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "feature", "period_start", "threshold"],
+                name="entitlement_alert_once_per_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feature.code} {self.threshold}% ({self.customer.external_id})"
+
+    @property
+    def percent(self) -> int:
+        return self.threshold

@@ -8,3 +8,10 @@ from metering.rollups import rollups_refresh
 def refresh_rollups_task() -> str:
     """The "refresh-usage-rollups" schedule (every minute): recompute the dirty hours."""
     return rollups_refresh(at=timezone.now()).summary()
+
+
+def entitlement_alerts_task() -> str:
+    """The "entitlement-alerts" schedule (every minute): usage alerts reached, once a period."""
+    from metering.entitlement_alerts import entitlement_alerts_check
+
+    return f"{entitlement_alerts_check(at=timezone.now())} usage alert(s) written"

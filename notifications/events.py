@@ -26,8 +26,10 @@ from customers.signals import (
     wallet_low_balance,
 )
 from invoices.signals import invoice_finalized
+from metering.signals import entitlement_threshold_reached
 from notifications.models import EmailKind
 from payments import signals as payments_signals
+from rating.money import decimal_string
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,13 @@ ROUTES: list[Route] = [
         "transaction",
         "wallet.low_balance",
         email=EmailKind.WALLET_LOW_BALANCE,
+    ),
+    # A grant's usage alert (80 %, 100 % of a limit), once per period.
+    Route(
+        entitlement_threshold_reached,
+        "alert",
+        "entitlement.threshold_reached",
+        email=EmailKind.QUOTA_WARNING,
     ),
 ]
 
@@ -154,11 +163,26 @@ def wallet_transaction_data(transaction_) -> dict:
     }
 
 
+def entitlement_alert_data(alert) -> dict:
+    """A usage alert: which feature, how much of its limit, in which period."""
+    return {
+        "customer": alert.customer.external_id,
+        "subscription": alert.subscription_id,
+        "feature": alert.feature.code,
+        "threshold": alert.threshold,
+        "limit": decimal_string(alert.limit),
+        "usage": decimal_string(alert.usage),
+        "period_start": _plain(alert.period_start),
+        "period_end": _plain(alert.period_end),
+    }
+
+
 DATA: dict[str, Callable[[models.Model], dict]] = {
     "invoice": invoice_data,
     "subscription": subscription_data,
     "payment": payment_data,
     "transaction": wallet_transaction_data,
+    "alert": entitlement_alert_data,
 }
 
 

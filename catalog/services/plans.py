@@ -15,6 +15,12 @@ from django.db.models import Max
 from billing.errors import AppError
 from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, Tier
 from catalog.selectors import plan_is_frozen
+from catalog.services.features import (
+    grant_key,
+    plan_grant_rows,
+    plan_grants_copy,
+    plan_grants_write,
+)
 from catalog.validation import (
     CHARGE_FIELDS,
     CHARGE_NUMBER_FIELDS,
@@ -180,11 +186,12 @@ def _lock_versions(code: str) -> int:
     return Plan.objects.filter(code=code).aggregate(highest=Max("version"))["highest"] or 0
 
 
-def _save_version(candidate: Plan, rows: list[_ChargeRow], *, version: int) -> Plan:
+def _save_version(candidate: Plan, rows: list[_ChargeRow], *, version: int, grants) -> Plan:
     candidate.pk = None
     candidate.version = version
     candidate.save()
     _write_charges(candidate, rows)
+    plan_grants_write(candidate, grants)
     return candidate
 
 
@@ -203,8 +210,10 @@ def plan_create(
     description: str = "",
     metadata: dict | None = None,
     charges: Sequence[Mapping] = (),
+    features: Sequence[Mapping] = (),
 ) -> Plan:
-    """Create version 1 of a plan with its charges and tiers, all or nothing.
+    """Create version 1 of a plan with its charges and tiers, and its feature grants
+    (catalog.services.features), all or nothing.
 
     Charges are mappings of the API's fields ("meter" is a Meter or its code). Raises
     AppError with every field error (charges → index → field) before writing, and
@@ -227,6 +236,7 @@ def plan_create(
     )
     errors: dict = plan_field_errors(plan)
     rows = _charge_rows(charges, errors)
+    grants = plan_grant_rows(features, errors)
     if errors:
         raise AppError(errors)
     if Plan.objects.filter(code=plan.code).exists():
@@ -237,6 +247,7 @@ def plan_create(
     with transaction.atomic():
         plan.save()
         _write_charges(plan, rows)
+        plan_grants_write(plan, grants)
     return plan
 
 
@@ -254,7 +265,7 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
     for name, value in (("code", plan.code), ("version", plan.version)):
         if name in changes and changes.pop(name) != value:
             errors[name] = [f"A plan's {name} cannot be changed."]
-    for name in sorted(set(changes) - set(PLAN_FIELDS) - {"charges"}):
+    for name in sorted(set(changes) - set(PLAN_FIELDS) - {"charges", "features"}):
         errors[name] = ["Unknown field."]
     latest_version = _lock_versions(plan.code)
     plan = Plan.objects.prefetch_related("charges__meter", "charges__tiers").get(pk=plan.pk)
@@ -275,15 +286,24 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
         rows = _charge_rows(changes["charges"], errors)
     elif frozen:
         rows = _charge_rows([_charge_values(charge) for charge in plan.charges.all()], errors)
+    if "features" in changes:
+        grants = plan_grant_rows(changes["features"], errors)
+    else:
+        grants = plan_grants_copy(plan)
     if errors:
         raise AppError(errors)
 
     if frozen:
         same_fields = all(getattr(candidate, name) == getattr(plan, name) for name in PLAN_FIELDS)
         old_keys = [_charge_key(charge, charge.tiers.all()) for charge in plan.charges.all()]
-        if same_fields and old_keys == [row.key() for row in rows]:
+        old_grants = sorted(grant_key(grant) for grant in plan.feature_grants.all())
+        if (
+            same_fields
+            and old_keys == [row.key() for row in rows]
+            and old_grants == sorted(grant_key(grant) for grant in grants)
+        ):
             return plan
-        return _save_version(candidate, rows, version=latest_version + 1)
+        return _save_version(candidate, rows, version=latest_version + 1, grants=grants)
 
     for name in PLAN_FIELDS:
         setattr(plan, name, getattr(candidate, name))
@@ -291,6 +311,9 @@ def plan_update(*, plan: Plan, **changes) -> Plan:
     if "charges" in changes:
         plan.charges.all().delete()
         _write_charges(plan, rows)
+    if "features" in changes:
+        plan.feature_grants.all().delete()
+        plan_grants_write(plan, grants)
     return plan
 
 
@@ -303,4 +326,6 @@ def plan_new_version(*, plan: Plan) -> Plan:
     rows = _charge_rows([_charge_values(charge) for charge in plan.charges.all()], errors)
     if errors:
         raise AppError(errors)
-    return _save_version(_copy(plan), rows, version=latest_version + 1)
+    return _save_version(
+        _copy(plan), rows, version=latest_version + 1, grants=plan_grants_copy(plan)
+    )

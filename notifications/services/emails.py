@@ -137,6 +137,20 @@ def _wallet_context(transaction_) -> dict:
     }
 
 
+def _quota_context(alert) -> dict:
+    """A usage alert: the feature's name, usage and limit as people read numbers."""
+    from babel.numbers import format_decimal
+
+    return {
+        "customer": alert.customer,
+        "feature": alert.feature.name,
+        "usage": format_decimal(alert.usage.normalize(), locale="en_US"),
+        "limit": format_decimal(alert.limit.normalize(), locale="en_US"),
+        "percent": alert.threshold,
+        "period_end": alert.period_end,
+    }
+
+
 CONTEXTS = {
     EmailKind.SUBSCRIPTION_CREATED: _subscription_context,
     EmailKind.SUBSCRIPTION_CANCELED: _subscription_context,
@@ -144,6 +158,7 @@ CONTEXTS = {
     EmailKind.PAYMENT_FAILED: _payment_context,
     EmailKind.PAYMENT_SUCCEEDED: _payment_context,
     EmailKind.WALLET_LOW_BALANCE: _wallet_context,
+    EmailKind.QUOTA_WARNING: _quota_context,
 }
 
 

@@ -284,7 +284,19 @@ def test_errors_of_several_charges_are_keyed_by_index(api_client, api_calls):
         ),
         (
             growth_body(features=[{"code": "sso"}]),
-            {"features": ["Feature grants are not available yet."]},
+            {"features": {"0": {"feature": ["This field is required: a feature code."]}}},
+        ),
+        (
+            growth_body(features=[{"feature": "sso"}]),
+            {
+                "features": {
+                    "0": {
+                        "feature": [
+                            "Unknown feature 'sso': create it first (POST /api/v1/features)."
+                        ]
+                    }
+                }
+            },
         ),
     ],
 )
