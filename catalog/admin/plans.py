@@ -15,9 +15,10 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from catalog.admin.features import PlanFeatureForm, PlanFeatureInlineFormSet
 from catalog.admin.forms import CalculatorForm, ChargeForm, ChargeInlineFormSet, PlanForm
 from catalog.currencies import money_display, price_text
-from catalog.models import Charge, Plan
+from catalog.models import Charge, Plan, PlanFeature
 from catalog.selectors import (
     charge_price_preview,
     plan_is_frozen,
@@ -173,13 +174,42 @@ class ChargeInline(FrozenDecimalsMixin, admin.StackedInline):
         return not _frozen(obj) and super().has_delete_permission(request, obj)
 
 
+class PlanFeatureInline(admin.TabularInline):
+    """The plan's feature grants (docs/api.md, "Entitlements"), saved with the plan."""
+
+    model = PlanFeature
+    form = PlanFeatureForm
+    formset = PlanFeatureInlineFormSet
+    extra = 1
+    verbose_name = "feature grant"
+    fields = ["feature", "limit", "hard", "value", "alerts_text"]
+    autocomplete_fields = ["feature"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("feature")
+
+    def has_add_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        if _frozen(obj):
+            return ["feature", "limit", "hard", "value", "alerts"]
+        return self.fields
+
+
 @admin.register(Plan)
 class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
     form = PlanForm
     frozen_money = ("base_amount", "setup_amount")
     base_amount_shown = _shown("base_amount", "Base amount", money=True)
     setup_amount_shown = _shown("setup_amount", "Setup amount", money=True)
-    inlines = [ChargeInline]
+    inlines = [ChargeInline, PlanFeatureInline]
     change_form_template = "admin/catalog/plan/change_form.html"
 
     class Media:
@@ -259,6 +289,9 @@ class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
         charges_formset = next(fs for fs in formsets if isinstance(fs, ChargeInlineFormSet))
         fields = {name: form.cleaned_data[name] for name in PLAN_FIELDS}
         charges = charges_formset.charge_values()
+        grants = next((fs for fs in formsets if isinstance(fs, PlanFeatureInlineFormSet)), None)
+        if grants is not None:
+            fields["features"] = grants.grant_values()
         if change:
             previous = Plan.objects.get(pk=form.instance.pk)
             plan = plan_update(plan=previous, **fields, charges=charges)

@@ -1,3 +1,3 @@
 """Admin of customers and subscriptions (registered on import by Django's autodiscovery)."""
 
-from customers.admin import customers, subscriptions  # noqa: F401
+from customers.admin import customers, subscriptions, wallets  # noqa: F401

@@ -4,13 +4,15 @@ A subscription is created, moved and canceled from its customer's page (the serv
 history straight), so this page is read-only apart from the cancel action.
 """
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from customers.models import Subscription, SubscriptionPhase
+from catalog.admin.features import GrantFormMixin
+from customers.models import Subscription, SubscriptionFeature, SubscriptionPhase
 from customers.services import subscription_cancel
 
 
@@ -28,6 +30,24 @@ class SubscriptionPhaseInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class SubscriptionFeatureForm(GrantFormMixin, forms.ModelForm):
+    class Meta:
+        model = SubscriptionFeature
+        fields = ["feature", "enabled", "limit", "hard", "value"]
+
+
+class SubscriptionFeatureInline(admin.TabularInline):
+    """Overrides of the plan's feature grants for this subscription (docs/api.md,
+    "Entitlements"): its own limit, value and alerts, or the feature taken away."""
+
+    model = SubscriptionFeature
+    form = SubscriptionFeatureForm
+    fields = ["feature", "enabled", "limit", "hard", "value", "alerts_text"]
+    autocomplete_fields = ["feature"]
+    extra = 0
+    verbose_name = "feature override"
 
 
 class BillingBlockedFilter(admin.SimpleListFilter):
@@ -73,7 +93,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["=id", "customer__external_id", "customer__name", "plan__code"]
     list_select_related = ["customer", "plan"]
     date_hierarchy = "started_at"
-    inlines = [SubscriptionPhaseInline]
+    inlines = [SubscriptionPhaseInline, SubscriptionFeatureInline]
     actions = ["cancel_at_period_end_action"]
     fields = [
         "customer",

@@ -11,6 +11,8 @@ from django.urls import reverse
 from billing.models import ApiKey
 from billing.roles import BILLING_ADMIN, BILLING_OPERATOR, FINANCE_VIEWER, ROLES, role_actions
 from billing.services import api_key_create
+from catalog.services.features import feature_create
+from customers.services.wallets import wallet_credit
 from invoices.models import Invoice
 from invoices.services import cycles_close
 from lab.models import Backtest
@@ -36,6 +38,15 @@ def world():
     acme = customer("acme", invoice_grace_period_hours=48)
     subscription = subscribe(acme, plan, started_at=utc(2026, 3, 1))
     send("acme", "api_call", utc(2026, 3, 2), count=3)
+    feature_create(code="sso", name="SSO", type="boolean")
+    wallet_credit(
+        customer=acme,
+        currency="USD",
+        amount="5.00",
+        reason="welcome",
+        source_key="world",
+        at=utc(2026, 3, 1),
+    )
     cycles_close(at=utc(2026, 4, 1))
     backtest_create(
         plan_code=plan.code,

@@ -38,8 +38,11 @@ def formset_management(prefix: str, total: int, initial: int = 0) -> dict[str, s
     }
 
 
-def plan_builder_post(*, charges: list[dict], **plan_fields) -> dict[str, str]:
-    """The POST body of the admin plan page: plan fields, charges and their tier tables."""
+def plan_builder_post(
+    *, charges: list[dict], grants: list[dict] = (), **plan_fields
+) -> dict[str, str]:
+    """The POST body of the admin plan page: plan fields, charges and their tier tables, and
+    the feature grants."""
     data = {
         "code": "builder",
         "name": "Builder plan",
@@ -54,7 +57,10 @@ def plan_builder_post(*, charges: list[dict], **plan_fields) -> dict[str, str]:
         "metadata": "{}",
         **plan_fields,
         **formset_management("charges", len(charges)),
+        **formset_management("feature_grants", len(grants)),
     }
+    for index, grant in enumerate(grants):
+        data.update({f"feature_grants-{index}-{name}": value for name, value in grant.items()})
     for index, charge in enumerate(charges):
         prefix = f"charges-{index}"
         charge = dict(charge)

@@ -225,3 +225,38 @@ def test_changelist_lists_plans_with_their_fee_and_charges(admin_client, demo_ca
     assert response.status_code == 200
     assert "Scale" in page and "$199.00" in page and "monthly" in page
     assert "Growth (tiered API)" not in page
+
+
+def test_feature_grants_are_built_on_the_plan_page_with_the_api_rules(admin_client, api_calls):
+    from catalog.services.features import feature_create
+
+    calls = feature_create(code="calls", name="API calls", type="metered", meter=api_calls)
+    sso = feature_create(code="sso", name="SSO", type="boolean")
+    page = admin_client.get(ADD_URL).content.decode()
+    assert 'name="feature_grants-0-feature"' in page and "Alerts (%)" in page
+
+    bad = plan_builder_post(
+        code="team",
+        charges=[],
+        grants=[{"feature": str(sso.pk), "limit": "5", "alerts_text": ""}],
+    )
+    response = admin_client.post(ADD_URL, bad)
+    assert response.status_code == 200
+    assert "Only a metered feature has a limit." in response.content.decode()
+    assert not Plan.objects.filter(code="team").exists()
+
+    good = plan_builder_post(
+        code="team",
+        charges=[],
+        grants=[
+            {"feature": str(calls.pk), "limit": "1000", "hard": "on", "alerts_text": "80, 100"},
+            {"feature": str(sso.pk), "limit": "", "alerts_text": ""},
+        ],
+    )
+    response = admin_client.post(ADD_URL, good)
+    assert response.status_code == 302, response.content.decode()
+    plan = Plan.objects.get(code="team")
+    grants = sorted((g.feature.code, g.limit, g.hard, g.alerts) for g in plan.feature_grants.all())
+    assert grants == [("calls", Decimal("1000"), True, [80, 100]), ("sso", None, True, [])]
+    change = admin_client.get(f"/admin/catalog/plan/{plan.pk}/change/").content.decode()
+    assert 'value="80, 100"' in change and 'value="1000"' in change
