@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from catalog.models import Feature, FeatureType
 from customers.models import Customer
 from customers.selectors import customer_get
-from metering.selectors.entitlements import customer_entitlement, customer_entitlements
+from metering.selectors.entitlements import customer_entitlements, entitlement_check
 from rating.money import decimal_string
 
 
@@ -77,9 +77,12 @@ class EntitlementDetailView(APIView):
         tags=["entitlements"],
     )
     def get(self, request, external_id: str, feature: str):
-        customer = _customer_or_404(external_id)
-        found = Feature.objects.select_related("meter").filter(code=feature).first()
-        if found is None:
-            raise NotFound(f"Unknown feature {feature!r}.")
-        entitlement = customer_entitlement(customer=customer, feature=found, at=timezone.now())
+        try:
+            entitlement = entitlement_check(
+                external_id=external_id, code=feature, at=timezone.now()
+            )
+        except Customer.DoesNotExist:
+            raise NotFound(f"Unknown customer '{external_id}'.") from None
+        except Feature.DoesNotExist:
+            raise NotFound(f"Unknown feature {feature!r}.") from None
         return Response(EntitlementSerializer(entitlement).data)

@@ -8,8 +8,8 @@ set on the invoice, which the caller saves in the finalizing transaction. A cred
 
 from datetime import datetime
 
-from customers.models import Wallet
-from customers.services.wallets import wallet_consume
+from customers.models import Wallet, WalletTransaction, WalletTransactionKind
+from customers.services.wallets import wallet_consume, wallet_credit
 from invoices.models import Invoice, InvoiceKind
 
 NO_CREDITS = (InvoiceKind.CREDIT_PURCHASE, InvoiceKind.CREDIT_NOTE)
@@ -51,3 +51,31 @@ def invoices_credits_apply(*, invoices: list[Invoice], at: datetime) -> None:
             Invoice.objects.filter(pk=invoice.pk).update(
                 credits_applied=invoice.credits_applied, amount_due=invoice.amount_due
             )
+
+
+def invoice_credits_return(*, invoice: Invoice, at: datetime) -> list:
+    """Voiding an invoice gives back the credits it spent: one grant per credit drawn on, with
+    that credit's priority and expiry (none when the expiry already passed), once per invoice."""
+    if invoice.credits_applied <= 0:
+        return []
+    spent = WalletTransaction.objects.filter(
+        kind=WalletTransactionKind.CONSUMPTION, invoice_ref=invoice.pk
+    ).select_related("credit", "wallet__customer")
+    returned = []
+    for consumption in spent:
+        credit = consumption.credit
+        expires_at = credit.expires_at if credit.expires_at and credit.expires_at > at else None
+        returned.append(
+            wallet_credit(
+                customer=consumption.wallet.customer,
+                currency=consumption.wallet.currency,
+                amount=-consumption.amount,
+                reason=f"Credits back from voided invoice {invoice}",
+                source_key=f"void:consumption:{consumption.pk}",
+                expires_at=expires_at,
+                priority=credit.priority,
+                invoice_ref=invoice.pk,
+                at=at,
+            )
+        )
+    return returned

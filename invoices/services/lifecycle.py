@@ -15,7 +15,7 @@ from billing.errors import AppError
 from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceStatus
 from invoices.services.credits import TOTAL_FIELDS as CREDIT_FIELDS
-from invoices.services.credits import invoice_credits_apply
+from invoices.services.credits import invoice_credits_apply, invoice_credits_return
 from invoices.services.numbering import finalization_fields
 from invoices.services.persist import invoice_refresh_usage
 
@@ -55,7 +55,8 @@ def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) ->
 
 @transaction.atomic
 def invoice_void(*, invoice: Invoice, at: datetime) -> Invoice:
-    """Void a draft, a finalized or an uncollectible invoice: nothing is owed on it any more."""
+    """Void a draft, a finalized or an uncollectible invoice: nothing is owed on it any more,
+    and the prepaid credits it spent go back to the wallet (invoices.services.credits)."""
     invoice = _locked(invoice)
     if invoice.status not in VOIDABLE:
         raise AppError.conflict(
@@ -65,6 +66,7 @@ def invoice_void(*, invoice: Invoice, at: datetime) -> Invoice:
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = at
     invoice.save(update_fields=["status", "voided_at", "updated_at"])
+    invoice_credits_return(invoice=invoice, at=at)
     return invoice
 
 

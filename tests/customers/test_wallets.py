@@ -274,3 +274,31 @@ def test_the_expiry_schedule_runs_the_task_that_writes_expiries():
     assert task.success, task.result
     assert task.result == "1 expiry transaction(s) written"
     assert wallet_balance(wallet=wallet_for(customer=acme, currency="USD")) == Decimal("0")
+
+
+def test_voiding_an_invoice_gives_its_credits_back_once():
+    from invoices.services import invoice_void
+    from invoices.services.credits import invoice_credits_return
+
+    acme = customer()
+    subscribe(acme, monthly("14.00"), started_at=utc(2026, 1, 1))
+    grant(acme, "10.00", "promo", priority=3, expires_at=utc(2026, 6, 1))
+    cycles_close(at=utc(2026, 2, 1))
+    january = Invoice.objects.get(period_start=utc(2026, 1, 1))
+    assert january.credits_applied == Decimal("10.00")
+
+    invoice_void(invoice=january, at=utc(2026, 2, 3))
+    assert wallet_balance(wallet=wallet_for(customer=acme, currency="USD")) == Decimal("10.00")
+    assert (
+        invoice_credits_return(invoice=january, at=utc(2026, 2, 4))[0].pk
+        == WalletTransaction.objects.get(invoice_ref=january.pk, kind="grant").pk
+    )
+
+    wallet = wallet_for(customer=acme, currency="USD")
+    assert wallet_balance(wallet=wallet) == Decimal("10.00")
+    back = WalletTransaction.objects.get(invoice_ref=january.pk, kind="grant")
+    assert (back.amount, back.priority, back.expires_at) == (
+        Decimal("10.00"),
+        3,
+        utc(2026, 6, 1),
+    )
