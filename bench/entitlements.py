@@ -16,7 +16,9 @@ key authentication, throttling, serializers, JSON; no network), p50/p99 over --r
 1. GET /api/v1/customers/big/entitlements/calls   (target p99 ≤ 20 ms)
 2. GET /api/v1/customers/big/wallet                (ongoing balance; target p99 ≤ 50 ms)
 3. GET /api/v1/customers/big/upcoming-invoice      (what the ongoing balance subtracts)
-4. the in-run baseline: one plain SQL count(*) over the same rows;
+4. the in-run baselines: one plain SQL count(*) over the same rows; GET /api/v1/customers/big
+   (authentication, routing, one lookup: the floor of any API answer on this machine now);
+   the entitlement selector in-process (no HTTP), and metering's usage read alone in it;
 
 then again once an event was accepted through POST /api/v1/events a moment before (its hour
 dirty: the rollups are not refreshed), checking that the entitlement's usage counts it.
@@ -27,17 +29,21 @@ import argparse
 import io
 import json
 import os
-import platform
 import signal
-import statistics
 import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from scratch import drop_database, local_only, recreate_database, setup_django
-
-COLUMNS = "event_id, event_name, external_customer_id, timestamp, properties, received_at, is_late"
+from scratch import (
+    copy_events,
+    drop_database,
+    local_only,
+    machine,
+    recreate_database,
+    setup_django,
+    timings,
+    vacuum_analyze,
+)
 
 
 def options():
@@ -54,16 +60,6 @@ def options():
         ),
     )
     return parser.parse_args()
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, load {load}"
 
 
 # --- the data (not timed) ------------------------------------------------------------------
@@ -130,40 +126,12 @@ def load(events: int, background: int, now: datetime):
             f"b{index}\tapi_call\tother-{index % 1000:04d}\t{moment.isoformat()}\t{{}}\t"
             f"{received}\tf\n"
         )
-    copy_in(buffer.getvalue())
-    analyze()
+    copy_events(buffer.getvalue())
+    vacuum_analyze()
     return calls, period_start, period_end
 
 
-def copy_in(text: str) -> None:
-    from django.db import connection
-
-    connection.ensure_connection()
-    copy_sql = f"COPY metering_event ({COLUMNS}) FROM STDIN"
-    with connection.connection.cursor().copy(copy_sql) as copy:
-        copy.write(text)
-
-
-def analyze() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
 # --- timing ----------------------------------------------------------------------------
-
-
-def timings(action, runs: int) -> tuple[float, float, object]:
-    result = action()  # warm-up, not counted
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
-    return statistics.median(samples), p99, result
 
 
 def row(label: str, figures: tuple) -> None:
@@ -192,7 +160,27 @@ def reads(args, client, period_start, period_end, label: str) -> None:
             )
             return cursor.fetchone()[0]
 
+    def in_process():
+        from django.utils import timezone
+
+        from metering.selectors.entitlements import entitlement_check
+
+        return entitlement_check(external_id="big", code="calls", at=timezone.now()).usage
+
+    def usage_only():
+        from catalog.models import Meter
+        from metering.selectors import usage_for_period
+
+        meter = Meter.objects.get(code="api_calls")
+        return usage_for_period(
+            meter=meter, external_customer_id="big", start=period_start, end=period_end
+        ).quantity
+
     print(f"\n{label}")
+    row("usage_for_period alone (metering's read)", timings(usage_only, args.runs))
+    floor = get("/api/v1/customers/big", "external_id")
+    row("GET /api/v1/customers/big (the API's floor)", timings(floor, args.runs))
+    row("entitlement_check in-process (no HTTP)", timings(in_process, args.runs))
     entitlement = get(
         "/api/v1/customers/big/entitlements/calls", "has_access", "usage", "remaining"
     )
@@ -233,7 +221,7 @@ def main() -> None:
         print(f"PostgreSQL {connection.cursor().connection.info.server_version}")
         started = time.perf_counter()
         written = rollups_rebuild(meter=calls, at=now)
-        analyze()
+        vacuum_analyze()
         print(f"rollups: {written:,} rows in {time.perf_counter() - started:.1f} s (not timed)")
         _, raw_key = api_key_create(name="bench")
         client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")

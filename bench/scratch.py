@@ -49,3 +49,56 @@ def setup_django(database_url: str) -> None:
     import django
 
     django.setup()
+
+
+# --- shared by the scripts that time reads (bench/entitlements.py) -------------------------
+
+EVENT_COLUMNS = (
+    "event_id, event_name, external_customer_id, timestamp, properties, received_at, is_late"
+)
+
+
+def machine() -> str:
+    """Cores, CPU model, Python and the load average now: printed beside every figure."""
+    import os
+    import platform
+
+    cpu = platform.processor() or "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, load {load}"
+
+
+def copy_events(text: str, *, table: str = "metering_event") -> None:
+    """COPY tab-separated event rows (EVENT_COLUMNS) into `table`: loading, not timed."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    with connection.connection.cursor().copy(f"COPY {table} ({EVENT_COLUMNS}) FROM STDIN") as copy:
+        copy.write(text)
+
+
+def vacuum_analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
+def timings(action, runs: int) -> tuple[float, float, object]:
+    """p50 and p99 in ms of `runs` calls of `action` after one warm-up, and its result."""
+    import statistics
+    import time
+
+    result = action()  # warm-up, not counted
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
+    return statistics.median(samples), p99, result

@@ -259,17 +259,25 @@ class Feature(TimestampedModel):
         return f"{self.name} ({self.code})"
 
 
-class PlanFeature(models.Model):
-    """A plan's grant of a feature: for a metered one a limit per period (null: unlimited),
+class GrantTerms(models.Model):
+    """What a grant gives of a feature: for a metered one a limit per period (null: unlimited),
     hard (refused once reached) or soft (allowed, the overage shown); for a static one a value.
     `alerts` are percents of the limit at which the customer is told, once per period."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="feature_grants")
-    feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="grants")
     limit = models.DecimalField(**QUANTITY, null=True, blank=True)
     hard = models.BooleanField(default=True)
     value = models.CharField(max_length=255, blank=True)
     alerts = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class PlanFeature(GrantTerms):
+    """A plan's grant of a feature (a subscription may override it: customers.models)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="feature_grants")
+    feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="grants")
 
     class Meta:
         ordering = ["plan", "feature__code"]

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from billing.models import TimestampedModel
-from catalog.models import QUANTITY, Feature, Plan
+from catalog.models import Feature, GrantTerms, Plan
 from customers.validators import validate_country_code, validate_currency_code
 
 
@@ -199,7 +199,7 @@ class SubscriptionPhase(TimestampedModel):
         return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
 
 
-class SubscriptionFeature(TimestampedModel):
+class SubscriptionFeature(TimestampedModel, GrantTerms):
     """A subscription's override of its plan's grant of a feature (or a grant the plan lacks):
     its own limit, hardness, value and alerts; `enabled` off takes the feature away."""
 
@@ -208,10 +208,6 @@ class SubscriptionFeature(TimestampedModel):
     )
     feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="overrides")
     enabled = models.BooleanField(default=True)
-    limit = models.DecimalField(**QUANTITY, null=True, blank=True)
-    hard = models.BooleanField(default=True)
-    value = models.CharField(max_length=255, blank=True)
-    alerts = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["subscription", "feature__code"]

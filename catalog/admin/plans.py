@@ -121,7 +121,20 @@ class LatestVersionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ChargeInline(FrozenDecimalsMixin, admin.StackedInline):
+class FrozenInlineMixin:
+    """An inline of the plan page: nothing added, changed or deleted on a frozen version."""
+
+    def has_add_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+
+class ChargeInline(FrozenInlineMixin, FrozenDecimalsMixin, admin.StackedInline):
     """The plan's charges; each shows its tier table (see the inline template)."""
 
     frozen_money = ("unit_amount", "amount", "package_amount", "fixed_amount")
@@ -164,17 +177,8 @@ class ChargeInline(FrozenDecimalsMixin, admin.StackedInline):
             super().get_queryset(request).select_related("meter", "plan").prefetch_related("tiers")
         )
 
-    def has_add_permission(self, request, obj=None):
-        return not _frozen(obj) and super().has_add_permission(request, obj)
 
-    def has_change_permission(self, request, obj=None):
-        return not _frozen(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not _frozen(obj) and super().has_delete_permission(request, obj)
-
-
-class PlanFeatureInline(admin.TabularInline):
+class PlanFeatureInline(FrozenInlineMixin, admin.TabularInline):
     """The plan's feature grants (docs/api.md, "Entitlements"), saved with the plan."""
 
     model = PlanFeature
@@ -187,15 +191,6 @@ class PlanFeatureInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("feature")
-
-    def has_add_permission(self, request, obj=None):
-        return not _frozen(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return not _frozen(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return not _frozen(obj) and super().has_delete_permission(request, obj)
 
     def get_fields(self, request, obj=None):
         if _frozen(obj):

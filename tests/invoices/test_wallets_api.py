@@ -121,6 +121,8 @@ def test_a_paid_top_up_lands_only_when_paid(api_client):
     assert invoice["number"].startswith("INV-")
     assert invoice["lines"][0]["description"] == "Prepaid credits (50.00 USD)"
     assert wallet(api_client)["balance"] == "0.00"  # not paid yet
+    text = pdf_text(invoice_render_pdf(invoice=Invoice.objects.get(pk=invoice["id"])))
+    assert "Prepaid credits (50.00 USD)" in text and "$50.00" in text
 
     partial = api_client.post(
         f"/api/v1/invoices/{invoice['id']}/payments",
