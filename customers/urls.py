@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from customers.api.features import SubscriptionFeatureView
 from customers.api.views import (
     CustomerDetailView,
     CustomerListView,
@@ -29,5 +30,10 @@ urlpatterns = [
         "subscriptions/<str:subscription_id>/cancel",
         SubscriptionCancelView.as_view(),
         name="subscription-cancel",
+    ),
+    path(
+        "subscriptions/<str:subscription_id>/features/<str:feature>",
+        SubscriptionFeatureView.as_view(),
+        name="subscription-feature",
     ),
 ]

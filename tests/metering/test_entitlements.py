@@ -256,3 +256,37 @@ def test_feature_create_service_refuses_a_duplicate_code(db):
     with pytest.raises(Exception) as refused:
         feature_create(code="sso", name="SSO again", type="boolean")
     assert "already exists" in str(refused.value)
+
+
+def test_an_override_through_the_api_changes_the_answer_and_goes_back(api_client, plan):
+    started = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    subscription = subscribe(customer("acme"), plan, started_at=started)
+    url = f"/api/v1/subscriptions/{subscription.pk}/features"
+    ingest(api_client, 12)
+    assert check(api_client, "calls")["has_access"] is False  # hard limit 10
+
+    response = api_client.put(f"{url}/calls", {"limit": "50", "hard": True}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "subscription": subscription.pk,
+        "feature": "calls",
+        "enabled": True,
+        "limit": "50",
+        "hard": True,
+        "value": "",
+        "alerts": [],
+    }
+    assert check(api_client, "calls") == {
+        "has_access": True,
+        "limit": "50",
+        "usage": "12",
+        "remaining": "38",
+        "value": None,
+    }
+    bad = api_client.put(f"{url}/sso", {"limit": "5"}, format="json")
+    assert bad.status_code == 400 and "limit" in bad.json()
+    assert api_client.put(f"{url}/nope", {}, format="json").status_code == 404
+
+    assert api_client.delete(f"{url}/calls").status_code == 204
+    assert api_client.delete(f"{url}/calls").status_code == 404
+    assert check(api_client, "calls")["has_access"] is False
