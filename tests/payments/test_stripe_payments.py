@@ -403,3 +403,29 @@ def test_an_attempt_whose_webhook_never_came_is_settled_by_the_retry_run(stripe_
     assert payment.status == "succeeded"
     assert invoice_shape(api_client, invoice)["status"] == "paid"
     assert stripe_on.keys(INTENTS) == [f"invoice:{invoice.pk}:attempt:1"]  # nothing charged again
+
+
+def test_a_credit_purchase_charged_through_stripe_lands_its_credits(
+    stripe_on, api_client, django_capture_on_commit_callbacks
+):
+    customer = CustomerFactory(external_id="buyer", currency="USD")
+    saved_card(customer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            "/api/v1/customers/buyer/wallet/transactions",
+            {"kind": "purchase", "amount": "75.00", "reason": "top-up"},
+            format="json",
+        )
+
+    assert response.status_code == 201, response.json()
+    invoice = Invoice.objects.get(pk=response.json()["id"])
+    payment = Payment.objects.get(invoice=invoice)
+    assert (payment.gateway, payment.status, payment.provider_amount) == (
+        "stripe",
+        "succeeded",
+        7500,
+    )
+    assert invoice_shape(api_client, invoice)["status"] == "paid"
+    wallet = api_client.get("/api/v1/customers/buyer/wallet").json()
+    assert wallet["balance"] == "75.00"
