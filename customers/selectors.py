@@ -282,3 +282,12 @@ def wallet_balance_at(*, transaction: WalletTransaction) -> Decimal:
         | Q(created_at=transaction.created_at, id__lte=transaction.pk)
     )
     return upto.aggregate(balance=Coalesce(Sum("amount"), Decimal(0)))["balance"]
+
+
+def wallet_transactions(*, customer: Customer, currency: str) -> QuerySet[WalletTransaction]:
+    """The ledger of the customer's wallet in `currency`, newest first (empty without one)."""
+    return (
+        WalletTransaction.objects.filter(wallet__customer=customer, wallet__currency=currency)
+        .select_related("wallet")
+        .order_by("-created_at", "-id")
+    )

@@ -19,10 +19,9 @@ from customers.models import (
     WALLET_MAX_AMOUNT,
     WALLET_MAX_PRIORITY,
     Customer,
-    WalletTransaction,
     WalletTransactionKind,
 )
-from customers.selectors import customer_get
+from customers.selectors import customer_get, wallet_transactions
 from customers.services.wallets import wallet_credit, wallet_for, wallet_update
 from invoices.api.serializers import InvoiceSerializer
 from invoices.selectors import invoice_get
@@ -192,11 +191,7 @@ class WalletTransactionsView(APIView):
     def get(self, request, external_id: str):
         customer = _customer_or_404(external_id)
         currency = _currency(customer, request.query_params.get("currency"))
-        transactions = (
-            WalletTransaction.objects.filter(wallet__customer=customer, wallet__currency=currency)
-            .select_related("wallet")
-            .order_by("-created_at", "-id")
-        )
+        transactions = wallet_transactions(customer=customer, currency=currency)
         return paginated(request, self, transactions, WalletTransactionSerializer)
 
     @extend_schema(
