@@ -10,6 +10,7 @@ from decimal import Decimal
 from customers.models import Customer, Wallet
 from customers.selectors import wallet_balance
 from invoices.selectors import NoUpcomingInvoice, upcoming_invoice
+from rating import RatingError
 
 ZERO = Decimal("0")
 
@@ -18,8 +19,10 @@ ZERO = Decimal("0")
 class WalletSummary:
     wallet: Wallet  # unsaved (no id) while the customer has none in this currency
     balance: Decimal
-    upcoming_amount: Decimal  # in the wallet's currency; 0 when no period is being billed
-    ongoing_balance: Decimal
+    # In the wallet's currency; 0 when no period is being billed; None (and the ongoing
+    # balance None) when the plan cannot be priced (rating.RatingError): never a 500.
+    upcoming_amount: Decimal | None
+    ongoing_balance: Decimal | None
 
     @property
     def currency(self) -> str:
@@ -46,6 +49,10 @@ def wallet_summary(*, customer: Customer, at: datetime, currency: str = "") -> W
         draft = upcoming_invoice(customer=customer, at=at)
     except NoUpcomingInvoice:
         draft = None
+    except RatingError:
+        return WalletSummary(
+            wallet=wallet, balance=balance, upcoming_amount=None, ongoing_balance=None
+        )
     if draft is not None and draft.currency == wallet.currency:
         upcoming = draft.amount_due
     return WalletSummary(

@@ -10,6 +10,11 @@ from invoices.wallets import wallet_summary
 RECENT_TRANSACTIONS = 10
 
 
+def _money(amount, currency: str) -> str:
+    """None: the plan cannot be priced now (the upcoming invoice's page says why)."""
+    return "unknown" if amount is None else money_display(amount, currency)
+
+
 def wallet_panel_context(*, customer: Customer, user, at: datetime) -> dict:
     """What the panel shows; empty `wallets` when the user may not see them."""
     can_view = user.has_perm("customers.view_wallet") or user.has_perm("customers.change_wallet")
@@ -33,9 +38,9 @@ def wallet_panel_context(*, customer: Customer, user, at: datetime) -> dict:
             {
                 "wallet": wallet,
                 "balance": money_display(summary.balance, wallet.currency),
-                "upcoming": money_display(summary.upcoming_amount, wallet.currency),
-                "ongoing_balance": money_display(summary.ongoing_balance, wallet.currency),
-                "ongoing_negative": summary.ongoing_balance < 0,
+                "upcoming": _money(summary.upcoming_amount, wallet.currency),
+                "ongoing_balance": _money(summary.ongoing_balance, wallet.currency),
+                "ongoing_negative": (summary.ongoing_balance or 0) < 0,
                 "threshold": None
                 if threshold is None
                 else money_display(threshold, wallet.currency),

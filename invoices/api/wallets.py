@@ -61,10 +61,10 @@ class WalletSerializer(serializers.Serializer):
     def get_balance(self, summary) -> str:
         return _money(summary.balance, summary.currency)
 
-    def get_ongoing_balance(self, summary) -> str:
+    def get_ongoing_balance(self, summary) -> str | None:
         return _money(summary.ongoing_balance, summary.currency)
 
-    def get_upcoming_amount(self, summary) -> str:
+    def get_upcoming_amount(self, summary) -> str | None:
         return _money(summary.upcoming_amount, summary.currency)
 
     def get_low_balance_threshold(self, summary) -> str | None:

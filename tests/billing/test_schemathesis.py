@@ -99,7 +99,8 @@ def test_real_resources_match_the_schema_too(api_client):
     plan = PlanFactory(code="pro", currency="USD", base_amount=Decimal("29.00"))
     meter = MeterFactory(code="calls", event_name="api_call", aggregation="count")
     charge = ChargeFactory(plan=plan, meter=meter, model="graduated")
-    TierFactory(charge=charge, up_to=Decimal("1000"), unit_amount=Decimal("0.80"))
+    # Positions given: the factory's sequence depends on the tests run before this one.
+    TierFactory(charge=charge, up_to=Decimal("1000"), unit_amount=Decimal("0.80"), position=0)
     TierFactory(charge=charge, up_to=None, unit_amount=Decimal("0.40"), position=1)
     invoice = FinalizedInvoiceFactory.with_tiered_usage()
     FeeLineFactory(invoice=invoice)

@@ -211,3 +211,21 @@ def test_the_low_balance_threshold_is_set_and_bounded(api_client):
     assert (ok.json()["low_balance_threshold"], ok.json()["low_balance"]) == ("5.00", True)
     post(api_client, kind="grant", amount="6.00")
     assert wallet(api_client)["low_balance"] is False
+
+
+def test_a_plan_that_cannot_be_priced_leaves_the_ongoing_balance_null_not_a_500(api_client):
+    from tests.factories import ChargeFactory, PlanFactory, SubscriptionFactory, TierFactory
+
+    plan = PlanFactory(code="broken")
+    charge = ChargeFactory(plan=plan, model="graduated", unit_amount=None)
+    TierFactory(charge=charge, up_to=None, unit_amount=Decimal("0.40"), position=0)
+    TierFactory(charge=charge, up_to=Decimal("1000"), unit_amount=Decimal("0.80"), position=1)
+    SubscriptionFactory(customer=customer("acme", currency="USD"), plan=plan)
+    post(api_client, kind="grant", amount="10.00")
+
+    body = wallet(api_client)
+    assert (body["balance"], body["upcoming_amount"], body["ongoing_balance"]) == (
+        "10.00",
+        None,
+        None,
+    )
