@@ -13,6 +13,8 @@ SCHEDULES = {
     # Dunning: failed payments whose retry is due (PAYMENT_RETRY_DAYS), unanswered attempts.
     "retry-payments": ("payments.tasks.retry_payments_task", 15),
     "refresh-usage-rollups": ("metering.tasks.refresh_rollups_task", 1),
+    # PostgreSQL: the events table's monthly partitions, the current month and 3 ahead.
+    "event-partitions": ("metering.tasks.event_partitions_task", 24 * 60),
     # Wallet credits past their expiry date are written off (finalization also does it first).
     "expire-wallet-credits": ("customers.tasks.expire_wallet_credits_task", 15),
     # Usage alerts of feature grants (80 %, 100 % of a limit), once per period each.

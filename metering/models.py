@@ -71,6 +71,28 @@ class Event(models.Model):
         return f"{self.event_name} · {self.external_customer_id} · {self.event_id}"
 
 
+class EventKey(models.Model):
+    """The deduplication key of a stored event, on PostgreSQL (docs/scaling.md, "Partitioned
+    events").
+
+    There the events table is partitioned by month, and a unique key of a partitioned table
+    must include the partition key (the timestamp): the same event id sent twice with two
+    timestamps would slip through. This small unpartitioned table holds the key instead; the
+    ingest statement inserts here first (ON CONFLICT DO NOTHING) and stores only the events
+    whose key it inserted. Keys outlive archived partitions, so an archived event sent again
+    is still a duplicate. On SQLite the events table keeps its own unique constraint and this
+    table stays empty.
+    """
+
+    pk = models.CompositePrimaryKey("external_customer_id", "event_id")
+    external_customer_id = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255)
+    timestamp = models.DateTimeField(help_text="The event's timestamp: which partition holds it.")
+
+    def __str__(self) -> str:
+        return f"{self.external_customer_id} · {self.event_id}"
+
+
 class ExactDecimalField(models.Field):
     """An exact number of any size and scale: `numeric` on PostgreSQL, decimal text on SQLite.
 

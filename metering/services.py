@@ -8,7 +8,7 @@ from itertools import islice
 from django.db import connection, transaction
 
 from billing.errors import AppError, ErrorKind
-from metering.models import Event, RollupDirtyBucket
+from metering.models import Event, EventKey, RollupDirtyBucket
 from metering.rollups import rollups_mark_dirty, rollups_refresh_range
 from metering.validation import EventInvalid, EventRow, event_validate, loads
 
@@ -160,8 +160,13 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
 
 def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
     """One statement per batch: five arrays unnested server-side, no per-row round trips.
-    The same statement appends the rollup dirty marks of the rows it inserted (duplicates
-    mark nothing), one distinct (customer, event name, UTC hour) each (docs/scaling.md).
+
+    The events table is partitioned by month there, so deduplication is the EventKey table's
+    primary key: the statement inserts the batch's keys (ON CONFLICT DO NOTHING) and stores
+    only the events whose key it inserted; a key repeated within the batch keeps its first
+    event. The same statement appends the rollup dirty marks of the rows it inserted
+    (duplicates mark nothing), one distinct (customer, event name, UTC hour) each
+    (docs/scaling.md).
 
     Django's cursors bind parameters client-side, which quotes every array element in Python
     (most of a batch's time); a plain psycopg cursor on the same connection and transaction
@@ -172,27 +177,33 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         marks = connection.ops.quote_name(RollupDirtyBucket._meta.db_table)
+        keys = connection.ops.quote_name(EventKey._meta.db_table)
         cursor.execute(
-            f"WITH inserted AS (INSERT INTO {table} ({columns}) "
-            "SELECT u.event_id, u.event_name, u.customer, u.ts, u.props::jsonb, %b, false "
+            "WITH batch AS (SELECT DISTINCT ON (u.customer, u.event_id) * "
             "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
-            "AS u(event_id, event_name, customer, ts, props) "
-            # One order for every batch: two batches sharing events then take the unique
+            "WITH ORDINALITY AS u(event_id, event_name, customer, ts, props, n) "
+            # One order for every batch: two batches sharing events then take the key
             # index's locks in the same order, so they wait for each other, never deadlock.
-            "ORDER BY u.customer, u.event_id "
-            f"ON CONFLICT {conflict} DO NOTHING "
+            "ORDER BY u.customer, u.event_id, u.n), "
+            f"accepted AS (INSERT INTO {keys} (external_customer_id, event_id, timestamp) "
+            "SELECT customer, event_id, ts FROM batch ORDER BY customer, event_id "
+            "ON CONFLICT DO NOTHING RETURNING external_customer_id, event_id), "
+            f"inserted AS (INSERT INTO {table} ({columns}) "
+            "SELECT b.event_id, b.event_name, b.customer, b.ts, b.props::jsonb, %b, false "
+            "FROM batch b JOIN accepted a "
+            "ON a.external_customer_id = b.customer AND a.event_id = b.event_id "
             "RETURNING external_customer_id, event_name, timestamp), "
             f"marked AS (INSERT INTO {marks} (external_customer_id, event_name, bucket_start) "
             "SELECT DISTINCT external_customer_id, event_name, "
             "date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1) "
             "SELECT count(*) FROM inserted",
             [
-                received_at,
                 [row.event_id for row in rows],
                 [row.event_name for row in rows],
                 [row.external_customer_id for row in rows],
                 [row.timestamp for row in rows],
                 [row.properties_json for row in rows],
+                received_at,
             ],
         )
         return cursor.fetchone()[0]

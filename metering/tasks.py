@@ -15,3 +15,12 @@ def entitlement_alerts_task() -> str:
     from metering.entitlement_alerts import entitlement_alerts_check
 
     return f"{entitlement_alerts_check(at=timezone.now())} usage alert(s) written"
+
+
+def event_partitions_task() -> str:
+    """The "event-partitions" schedule (daily): this month's and the next months' partitions
+    of the events table, on PostgreSQL (metering.partitions)."""
+    from metering.partitions import partitions_ensure
+
+    created = partitions_ensure(at=timezone.now())
+    return f"{len(created)} event partition(s) created: {', '.join(created) or 'none'}"
