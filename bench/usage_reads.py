@@ -275,6 +275,8 @@ def ingest_phase(args) -> None:
     def cleanup(prefix: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM metering_event WHERE event_id LIKE %s", [prefix + "%"])
+            # Dedup keys (PostgreSQL, docs/scaling.md "Partitioned events"): gone with them.
+            cursor.execute("DELETE FROM metering_eventkey WHERE event_id LIKE %s", [prefix + "%"])
         RollupDirtyBucket.objects.all().delete()
         analyze()
 
@@ -319,6 +321,11 @@ def ingest_phase(args) -> None:
             )
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_copy (LIKE metering_event INCLUDING ALL)")
+        # The unique key lives in metering_eventkey on PostgreSQL: the twin gets it back.
+        cursor.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS bench_copy_key "
+            "ON bench_copy (external_customer_id, event_id)"
+        )
     started = time.perf_counter()
     with transaction.atomic():
         copy_in(text.getvalue(), table="bench_copy")

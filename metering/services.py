@@ -42,7 +42,8 @@ def events_ingest(*, payloads: Sequence[object], at: datetime) -> IngestResult:
     """Store a batch, all or nothing: any invalid event raises EventBatchInvalid, keyed by index.
 
     Duplicates, within the batch or of stored events, are skipped by the database (ON CONFLICT
-    DO NOTHING on the unique key), so two requests at the same moment still store one event.
+    DO NOTHING on the unique key: on PostgreSQL the EventKey table's, as the events table is
+    partitioned there), so two requests at the same moment still store one event.
     """
     rows: list[EventRow] = []
     errors: dict[str, dict[str, list[str]]] = {}

@@ -23,8 +23,6 @@ from metering.selectors import usage_for_period
 from metering.services import event_exclude
 from tests.factories import MeterFactory, SubscriptionFactory
 
-pytestmark = pytest.mark.postgres
-
 JAN = date(2026, 1, 1)
 FEB = date(2026, 2, 1)
 MAR = date(2026, 3, 1)
@@ -60,6 +58,7 @@ def attached() -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
+@pytest.mark.postgres
 def test_the_events_table_is_partitioned_with_a_default(db):
     assert partitioned()
     assert DEFAULT in attached()
@@ -69,6 +68,7 @@ def test_the_events_table_is_partitioned_with_a_default(db):
     assert partition_name(current) in attached()
 
 
+@pytest.mark.postgres
 def test_events_land_in_their_months_partition(store):
     partition_create(month=FEB)
     partition_create(month=MAR)
@@ -86,6 +86,7 @@ def test_events_land_in_their_months_partition(store):
     assert Event.objects.count() == 3
 
 
+@pytest.mark.postgres
 def test_a_duplicate_across_two_months_is_refused(store):
     partition_create(month=FEB)
     partition_create(month=MAR)
@@ -103,6 +104,7 @@ def test_a_duplicate_across_two_months_is_refused(store):
     assert EventKey.objects.count() == 3
 
 
+@pytest.mark.postgres
 def test_the_schedule_creates_partitions_ahead_idempotently(db):
     at = datetime(2031, 11, 20, tzinfo=UTC)
     created = partitions_ensure(at=at)
@@ -119,6 +121,7 @@ def test_the_schedule_creates_partitions_ahead_idempotently(db):
     assert event_partitions_task().startswith("0 event partition(s) created")
 
 
+@pytest.mark.postgres
 def test_the_default_partition_catches_far_past_and_future_and_is_split_later(store):
     far_future = datetime(2031, 6, 1, tzinfo=UTC)
     assert store([event("old", "2021-12-31T23:00:00Z")]).accepted == 1
@@ -134,6 +137,7 @@ def test_the_default_partition_catches_far_past_and_future_and_is_split_later(st
     assert f"{DEFAULT}\t1" in out.getvalue()
 
 
+@pytest.mark.postgres
 def test_detaching_an_old_month_keeps_current_usage_exact(store, tmp_path):
     meter = MeterFactory(event_name="api_call", aggregation="sum", field="tokens")
     SubscriptionFactory(
@@ -168,6 +172,7 @@ def test_detaching_an_old_month_keeps_current_usage_exact(store, tmp_path):
     assert store([event("f1", "2026-02-27T00:00:00Z", tokens="2")]).duplicates == 1
 
 
+@pytest.mark.postgres
 def test_a_month_with_an_unbilled_period_is_not_detached(store):
     for month in (JAN, FEB):
         partition_create(month=month)
@@ -188,12 +193,14 @@ def test_a_month_with_an_unbilled_period_is_not_detached(store):
         assert cursor.fetchone()[0] is None  # dropped
 
 
+@pytest.mark.postgres
 def test_the_current_month_is_never_detached(db):
     now = datetime.now(UTC)
     with pytest.raises(AppError, match="the month has not ended"):
         partitions_detach(before=date(now.year + 1, 1, 1))
 
 
+@pytest.mark.postgres
 def test_an_event_in_a_partition_can_be_excluded(store):
     partition_create(month=FEB)
     store([event("f1", "2026-02-11T00:00:00Z")])
@@ -203,8 +210,20 @@ def test_an_event_in_a_partition_can_be_excluded(store):
     assert partition_of("f1") == "metering_event_y2026m02"
 
 
+@pytest.mark.postgres
 def test_the_command_refuses_bad_months(db):
     with pytest.raises(CommandError, match="Give a month as YYYY-MM"):
         call_command("event_partitions", create="2026-13")
     with pytest.raises(CommandError, match="go with --detach-before"):
         call_command("event_partitions", drop=True)
+
+
+def test_on_sqlite_the_table_is_plain_and_the_command_says_so(store):
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite's plain table")
+    assert not partitioned() and partitions_ensure(at=datetime.now(UTC)) == []
+    assert store([event("e1", "2026-02-10T00:00:00Z")]).accepted == 1
+    assert store([event("e1", "2026-03-10T00:00:00Z")]).duplicates == 1
+    assert not EventKey.objects.exists()  # the events table's own unique constraint dedups
+    with pytest.raises(CommandError, match="not partitioned"):
+        call_command("event_partitions", detach_before="2026-01")
