@@ -55,6 +55,7 @@ format:
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
+	$(PY) bench/partitions.py
 	$(PY) bench/close_cycles.py
 	$(PY) bench/pdf.py
 	$(PY) bench/usage_reads.py

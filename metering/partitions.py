@@ -99,9 +99,20 @@ def partition_create(*, month: date) -> bool:
     with transaction.atomic(), connection.cursor() as cursor:
         # One creator at a time (the schedule and an operator's command may meet).
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [TABLE])
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-        if cursor.fetchone()[0]:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s) "
+            "AND inhparent = to_regclass(%s)), to_regclass(%s) IS NOT NULL",
+            [name, TABLE, name],
+        )
+        attached, exists = cursor.fetchone()
+        if attached:
             return False
+        if exists:  # detached earlier and kept: its rows are not this month's live events
+            raise AppError(
+                f"A detached table {name} exists: archive or rename it before creating the "
+                "month again.",
+                kind=ErrorKind.CONFLICT,
+            )
         cursor.execute(f'CREATE TABLE "{name}" (LIKE {TABLE} INCLUDING DEFAULTS INCLUDING STORAGE)')
         # Rows of the month in the default partition (far-future or past events) move to the
         # new table first: attaching it checks that the default holds none of its range.

@@ -185,7 +185,13 @@ def test_a_month_with_an_unbilled_period_is_not_detached(store):
     assert {partition_name(JAN), partition_name(FEB)} <= attached()
     with pytest.raises(CommandError, match=f"subscription {subscription.pk}"):
         call_command("event_partitions", detach_before="2026-03", drop=True)
-    # January alone may go.
+    # January alone may go; kept as a plain table, its month is not created again over it.
+    assert [d.name for d in partitions_detach(before=FEB)] == [partition_name(JAN)]
+    with pytest.raises(AppError, match="A detached table metering_event_y2026m01 exists"):
+        partition_create(month=JAN)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {partition_name(JAN)}")
+    assert partition_create(month=JAN)
     assert [d.name for d in partitions_detach(before=FEB, drop=True)] == [partition_name(JAN)]
     assert partition_name(JAN) not in attached()
     with connection.cursor() as cursor:
