@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from customers.models import LIVE_STATUSES, Customer, Subscription, SubscriptionPhase
-from invoices.models import Invoice, InvoiceKind, InvoiceLine, LineKind
+from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from invoices.services.cycles import MAX_STEPS, subscription_ids_to_bill
 from invoices.services.drafts import InvoiceDraft, draft_make
 from invoices.services.inputs import BuildContext, prepaid_fee_of
@@ -240,3 +240,38 @@ def _subscriptions(ids: list[int]) -> list[Subscription]:
         )
         .order_by("pk")
     )
+
+
+def events_unbilled_reason(*, start: datetime, end: datetime, at: datetime) -> str:
+    """Why events timestamped in [start, end) may still be billed or re-read, '' when none.
+
+    The rule that keeps a month of events attached (docs/operations.md, "Event partitions"):
+    held while any subscription's current (not yet closed) period starts before `end`, any
+    draft subscription invoice's period does, or any subscription invoice of such a period was
+    issued within the daily verification's window (it recomputes them from their events).
+    """
+    from invoices.tasks import VERIFY_LOOKBACK
+
+    open_periods = Subscription.objects.filter(
+        current_period_start__isnull=False, current_period_start__lt=end
+    )
+    first = open_periods.order_by("current_period_start", "pk").first()
+    if first is not None:
+        return (
+            f"{open_periods.count()} subscription(s) have a period not yet closed that starts "
+            f"before the month's end (e.g. subscription {first.pk}, since "
+            f"{first.current_period_start.isoformat()})"
+        )
+    periods = Invoice.objects.filter(
+        subscription__isnull=False, period_start__isnull=False, period_start__lt=end
+    )
+    drafts = periods.filter(status=InvoiceStatus.DRAFT).count()
+    if drafts:
+        return f"{drafts} draft invoice(s) bill a period starting before the month's end"
+    recent = periods.filter(issued_at__gte=at - VERIFY_LOOKBACK).count()
+    if recent:
+        return (
+            f"{recent} invoice(s) of a period starting before the month's end were issued less "
+            f"than {VERIFY_LOOKBACK.days} days ago (the daily verification reads their events)"
+        )
+    return ""

@@ -10,12 +10,12 @@ On SQLite the events table is a plain table: every function here is a no-op ther
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from billing.errors import AppError, ErrorKind
 
@@ -138,36 +138,6 @@ def partitions_ensure(*, at: datetime, ahead: int = AHEAD) -> list[str]:
     return [partition_name(month) for month in months if partition_create(month=month)]
 
 
-def month_unbilled_reason(*, month: date) -> str:
-    """Why a month's events may still be billed ('' when none). The rule (docs/operations.md):
-    a month is held while any subscription's current (not yet closed) period starts before
-    the month's end, or any draft subscription invoice's period does; the current month and
-    later are always held."""
-    from customers.models import Subscription
-    from invoices.models import Invoice, InvoiceStatus
-
-    end = _bound(month_add(month, 1))
-    now = datetime.now(UTC)
-    if end > now:
-        return "the month has not ended"
-    open_periods = Subscription.objects.filter(
-        current_period_start__isnull=False, current_period_start__lt=end
-    )
-    first = open_periods.order_by("current_period_start", "pk").first()
-    if first is not None:
-        return (
-            f"{open_periods.count()} subscription(s) have a period not yet closed that starts "
-            f"before the month's end (e.g. subscription {first.pk}, since "
-            f"{first.current_period_start.isoformat()})"
-        )
-    drafts = Invoice.objects.filter(
-        Q(status=InvoiceStatus.DRAFT), period_start__isnull=False, period_start__lt=end
-    ).exclude(subscription=None)
-    if drafts.exists():
-        return f"{drafts.count()} draft invoice(s) bill a period starting before the month's end"
-    return ""
-
-
 @dataclass(frozen=True)
 class Detached:
     name: str
@@ -177,25 +147,34 @@ class Detached:
 
 
 def partitions_detach(
-    *, before: date, drop: bool = False, archive_dir: Path | None = None
+    *,
+    before: date,
+    hold: Callable[[datetime, datetime], str],
+    drop: bool = False,
+    archive_dir: Path | None = None,
 ) -> list[Detached]:
     """Detach every monthly partition of a month before `before` (never the default).
 
-    Refuses (AppError, nothing changed) when any such month may still be billed
-    (`month_unbilled_reason`). A detached partition stays as a plain table of the same name
-    (usage reads no longer see it) unless archived: `archive_dir` writes its rows as CSV
-    (`COPY … WITH (FORMAT csv, HEADER)`) to `<name>.csv` and drops it; `drop` drops it. Dedup
-    keys are kept, so an archived event sent again is still a duplicate.
+    Refuses (AppError, nothing changed) when any such month may still be billed: `hold(start,
+    end)` says why a month's events may still be billed, '' when they may not (the invoices
+    app knows: `invoices.selectors.events_unbilled_reason`). A detached partition stays as a
+    plain table of the same name (usage reads no longer see it) unless archived: `archive_dir`
+    writes its rows as CSV (`COPY … WITH (FORMAT csv, HEADER)`) to `<name>.csv` and drops it;
+    `drop` drops it. Dedup keys are kept, so an archived event sent again is still a
+    duplicate.
     """
     if not partitioned():
         raise AppError("The events table is not partitioned (PostgreSQL only).")
     old = [p for p in partitions_list() if p.month is not None and p.month < before]
     for partition in old:
-        reason = month_unbilled_reason(month=partition.month)
+        month = partition.month
+        reason = (
+            "the month has not ended"
+            if _bound(month_add(month, 1)) > datetime.now(UTC)
+            else hold(_bound(month), _bound(month_add(month, 1)))
+        )
         if reason:
-            raise AppError(
-                f"{partition.month:%Y-%m} cannot be detached: {reason}.", kind=ErrorKind.CONFLICT
-            )
+            raise AppError(f"{month:%Y-%m} cannot be detached: {reason}.", kind=ErrorKind.CONFLICT)
     if archive_dir is not None and not archive_dir.is_dir():
         raise AppError({"archive_dir": [f"{archive_dir} is not a directory."]})
     done = []

@@ -1,7 +1,7 @@
 """The events table partitioned by month on PostgreSQL (docs/scaling.md, "Partitioned events")."""
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from billing.errors import AppError
+from invoices.selectors import events_unbilled_reason
 from metering.models import Event, EventKey
 from metering.partitions import (
     DEFAULT,
@@ -21,11 +22,16 @@ from metering.partitions import (
 )
 from metering.selectors import usage_for_period
 from metering.services import event_exclude
-from tests.factories import MeterFactory, SubscriptionFactory
+from tests.factories import FinalizedInvoiceFactory, MeterFactory, SubscriptionFactory
 
 JAN = date(2026, 1, 1)
 FEB = date(2026, 2, 1)
 MAR = date(2026, 3, 1)
+
+
+def unbilled(start: datetime, end: datetime) -> str:
+    """The rule the command applies (invoices.selectors.events_unbilled_reason)."""
+    return events_unbilled_reason(start=start, end=end, at=datetime.now(UTC))
 
 
 def event(event_id, timestamp, *, customer="acme", name="api_call", **properties):
@@ -140,7 +146,7 @@ def test_the_default_partition_catches_far_past_and_future_and_is_split_later(st
 @pytest.mark.postgres
 def test_detaching_an_old_month_keeps_current_usage_exact(store, tmp_path):
     meter = MeterFactory(event_name="api_call", aggregation="sum", field="tokens")
-    SubscriptionFactory(
+    subscription = SubscriptionFactory(
         started_at=datetime(2026, 3, 1, tzinfo=UTC), at=datetime(2026, 3, 1, tzinfo=UTC)
     )
     for month in (JAN, FEB, MAR):
@@ -155,6 +161,15 @@ def test_detaching_an_old_month_keeps_current_usage_exact(store, tmp_path):
     )
     march = {"start": datetime(2026, 3, 1, tzinfo=UTC), "end": datetime(2026, 4, 1, tzinfo=UTC)}
     before = usage_for_period(meter=meter, external_customer_id="acme", **march)
+
+    # January's invoice, issued just now: the daily verification will read its events.
+    invoice = FinalizedInvoiceFactory(
+        subscription=subscription, customer=subscription.customer, issued_at=datetime.now(UTC)
+    )
+    with pytest.raises(CommandError, match="2026-01 cannot be detached: 1 invoice"):
+        call_command("event_partitions", detach_before="2026-03", drop=True)
+    invoice.issued_at = datetime.now(UTC) - timedelta(days=3)
+    invoice.save(update_fields=["issued_at"])
 
     out = io.StringIO()
     call_command("event_partitions", detach_before="2026-03", archive_dir=str(tmp_path), stdout=out)
@@ -180,19 +195,21 @@ def test_a_month_with_an_unbilled_period_is_not_detached(store):
     subscription = SubscriptionFactory(started_at=feb, at=feb)
     store([event("f1", "2026-02-11T00:00:00Z")])
     with pytest.raises(AppError, match="2026-02 cannot be detached: 1 subscription"):
-        partitions_detach(before=MAR, drop=True)
+        partitions_detach(before=MAR, hold=unbilled, drop=True)
     # Nothing was detached, not even January (all or nothing).
     assert {partition_name(JAN), partition_name(FEB)} <= attached()
     with pytest.raises(CommandError, match=f"subscription {subscription.pk}"):
         call_command("event_partitions", detach_before="2026-03", drop=True)
     # January alone may go; kept as a plain table, its month is not created again over it.
-    assert [d.name for d in partitions_detach(before=FEB)] == [partition_name(JAN)]
+    assert [d.name for d in partitions_detach(before=FEB, hold=unbilled)] == [partition_name(JAN)]
     with pytest.raises(AppError, match="A detached table metering_event_y2026m01 exists"):
         partition_create(month=JAN)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {partition_name(JAN)}")
     assert partition_create(month=JAN)
-    assert [d.name for d in partitions_detach(before=FEB, drop=True)] == [partition_name(JAN)]
+    assert [d.name for d in partitions_detach(before=FEB, hold=unbilled, drop=True)] == [
+        partition_name(JAN)
+    ]
     assert partition_name(JAN) not in attached()
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [partition_name(JAN)])
@@ -203,7 +220,7 @@ def test_a_month_with_an_unbilled_period_is_not_detached(store):
 def test_the_current_month_is_never_detached(db):
     now = datetime.now(UTC)
     with pytest.raises(AppError, match="the month has not ended"):
-        partitions_detach(before=date(now.year + 1, 1, 1))
+        partitions_detach(before=date(now.year + 1, 1, 1), hold=unbilled)
 
 
 @pytest.mark.postgres

@@ -1,5 +1,8 @@
 """`manage.py event_partitions`: the events table's monthly partitions on PostgreSQL
-(docs/operations.md, "Event partitions")."""
+(docs/operations.md, "Event partitions").
+
+Here in billing because it joins two apps: metering owns the partitions, invoices knows which
+months may still be billed (metering may not import invoices: docs/architecture.md)."""
 
 from pathlib import Path
 
@@ -7,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from billing.errors import AppError
+from invoices.selectors import events_unbilled_reason
 from metering.partitions import (
     month_parse,
     partition_create,
@@ -51,8 +55,10 @@ class Command(BaseCommand):
                 verb = "created" if created else "already there:"
                 self.stdout.write(f"{verb} {partition_name(month)}")
             if detach_before:
+                at = timezone.now()
                 detached = partitions_detach(
                     before=month_parse(detach_before),
+                    hold=lambda start, end: events_unbilled_reason(start=start, end=end, at=at),
                     drop=drop,
                     archive_dir=Path(archive_dir) if archive_dir else None,
                 )
