@@ -28,7 +28,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from catalog.models import BaseTiming
 from customers.models import Subscription, SubscriptionPhase
 from customers.selectors import subscription_phases, subscriptions_due
-from customers.services import subscription_advance_period
+from customers.services import subscription_advance_period, subscriptions_advance_periods
 from invoices.models import Invoice, InvoiceKind
 from invoices.services.blocks import billing_block_record
 from invoices.services.drafts import InvoiceDraft
@@ -227,8 +227,9 @@ def subscriptions_close_periods(
                         continue  # billed (and reported) one by one
                     phases = subscription_phases(subscription=subscription)
                     ready.append((subscription, draft, phases))
-            for subscription, _, phases in ready:
-                subscription_advance_period(subscription=subscription, at=at, locked_phases=phases)
+            subscriptions_advance_periods(
+                locked=[(subscription, phases) for subscription, _, phases in ready], at=at
+            )
             invoices = invoices_create_from_drafts(drafts=[draft for _, draft, _ in ready], at=at)
     except Exception:
         logger.warning("Closing a batch together failed: one by one instead.", exc_info=True)

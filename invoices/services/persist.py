@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Prefetch
 
 from customers.models import Subscription, SubscriptionPhase
-from invoices.documents import invoice_on_finalized
+from invoices.documents import invoices_on_finalized
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
 from invoices.services.builder import entry_owed
 from invoices.services.drafts import InvoiceDraft, draft_totals
@@ -70,9 +70,9 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
         for invoice, line, row in pairs
         if line.owed is not None
     )
-    for invoice, final in zip(invoices, finals, strict=True):
-        if final:
-            invoice_on_finalized(invoice=invoice)
+    invoices_on_finalized(
+        invoices=[invoice for invoice, final in zip(invoices, finals, strict=True) if final]
+    )
     return invoices
 
 
