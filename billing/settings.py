@@ -197,7 +197,9 @@ SPECTACULAR_SETTINGS = {
 
 # django-q2: ORM broker by default (works on SQLite), Redis when Q_REDIS_URL is set.
 Q_CLUSTER = {
-    "name": "tally",
+    # The queue's name on the broker: clusters of one deployment share it; two deployments
+    # (or a test) on one Redis use different names.
+    "name": env("Q_NAME", default="tally"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=300),
     "retry": env.int("Q_RETRY", default=360),  # longer than timeout, or tasks run twice
@@ -211,6 +213,11 @@ if env("Q_REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("Q_REDIS_URL")
 else:
     Q_CLUSTER["orm"] = "default"
+# The scheduled cycle close queues its due subscriptions in tasks of this many (1–100,000;
+# docs/scaling.md "Cycle close across machines").
+CLOSE_TASK_BATCH = env.int("CLOSE_TASK_BATCH", default=1000)
+if not 1 <= CLOSE_TASK_BATCH <= 100_000:
+    raise ImproperlyConfigured("CLOSE_TASK_BATCH must be between 1 and 100000.")
 
 # Outgoing webhooks: attempts per message, exponential backoff (base × 2^(n-1), capped), timeout.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)

@@ -18,11 +18,15 @@ from django_q.tasks import async_task
 
 from invoices.models import Invoice, InvoiceStatus
 from invoices.pdf import invoice_document, invoice_render_pdf
-from invoices.signals import invoice_finalized
+from invoices.signals import invoice_finalized, invoices_finalized_together
 
 logger = logging.getLogger(__name__)
 
 RENDER_TASK = "invoices.document_tasks.render_invoice_pdf_task"
+# Invoices finalized together (the cycle close) are delivered by one task per RENDER_BATCH:
+# queueing a task per invoice cost the close more than the rest of an invoice's saving.
+RENDER_MANY_TASK = "invoices.document_tasks.render_invoice_pdfs_task"
+RENDER_BATCH = 100
 
 # Invoices a customer may see through a link: issued ones (a draft is still changing).
 PUBLIC_STATUSES = (
@@ -268,3 +272,16 @@ def invoice_on_finalized(*, invoice: Invoice) -> None:
     invoice_id = invoice.pk
     transaction.on_commit(lambda: async_task(RENDER_TASK, invoice_id))
     invoice_finalized.send(sender=Invoice, invoice=invoice)
+
+
+def invoices_on_finalized(*, invoices: list[Invoice]) -> None:
+    """invoice_on_finalized for invoices finalized together (see invoices_finalized_together)."""
+    if not invoices:
+        return
+    invoice_ids = [invoice.pk for invoice in invoices]
+    for start in range(0, len(invoice_ids), RENDER_BATCH):
+        chunk = invoice_ids[start : start + RENDER_BATCH]
+        transaction.on_commit(lambda chunk=chunk: async_task(RENDER_MANY_TASK, chunk))
+    for invoice in invoices:
+        invoice_finalized.send(sender=Invoice, invoice=invoice, together=True)
+    invoices_finalized_together.send(sender=Invoice, invoices=invoices)

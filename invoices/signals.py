@@ -7,3 +7,10 @@ from django.dispatch import Signal
 # "finalized". Keyword arguments: invoice (the Invoice). A receiver that must reach the outside
 # world (a payment attempt, an email) queues its work with transaction.on_commit.
 invoice_finalized = Signal()
+
+# Sent once for invoices finalized together (the cycle close saves and finalizes invoices in
+# batches), in the same transaction, after invoice_finalized was sent for each of them with
+# together=True. Keyword arguments: invoices (the list). A receiver whose per-invoice work
+# costs a query or more (an audit entry, a webhook endpoint lookup) may skip the single
+# signals carrying together=True and do it here for all of them at once.
+invoices_finalized_together = Signal()

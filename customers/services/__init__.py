@@ -6,6 +6,7 @@ from customers.services.subscriptions import (
     subscription_cancel,
     subscription_change_plan,
     subscription_create,
+    subscriptions_advance_periods,
 )
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "customer_create",
     "customer_update",
     "subscription_advance_period",
+    "subscriptions_advance_periods",
     "subscription_cancel",
     "subscription_change_plan",
     "subscription_create",

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Prefetch
 
 from customers.models import Subscription, SubscriptionPhase
-from invoices.documents import invoice_on_finalized
+from invoices.documents import invoices_on_finalized
 from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
 from invoices.services.builder import entry_owed
 from invoices.services.credits import invoices_credits_apply
@@ -73,8 +73,7 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
     )
     finalized = [invoice for invoice, final in zip(invoices, finals, strict=True) if final]
     invoices_credits_apply(invoices=finalized, at=at)
-    for invoice in finalized:
-        invoice_on_finalized(invoice=invoice)
+    invoices_on_finalized(invoices=finalized)
     return invoices
 
 
