@@ -21,6 +21,7 @@ from invoices.models import (
     LineKind,
 )
 from invoices.services.builder import entry_owed
+from invoices.services.credits import invoices_credits_apply
 from invoices.services.drafts import InvoiceDraft, Totals, draft_totals
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import billed_before, ledger_line
@@ -102,9 +103,10 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
         for invoice, line, row in pairs
         if line.owed is not None
     )
-    for invoice, final in zip(invoices, finals, strict=True):
-        if final:
-            invoice_on_finalized(invoice=invoice)
+    finalized = [invoice for invoice, final in zip(invoices, finals, strict=True) if final]
+    invoices_credits_apply(invoices=finalized, at=at)
+    for invoice in finalized:
+        invoice_on_finalized(invoice=invoice)
     return invoices
 
 
