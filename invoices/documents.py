@@ -18,7 +18,6 @@ from django_q.tasks import async_task
 
 from invoices.models import CreditNote, Invoice, InvoiceStatus
 from invoices.pdf import credit_note_render_pdf, invoice_document, invoice_render_pdf
-from invoices.services.credit_notes import offsets_apply
 from invoices.signals import invoice_finalized
 
 logger = logging.getLogger(__name__)
@@ -325,6 +324,9 @@ def invoice_on_finalized(*, invoice: Invoice) -> None:
     """Called inside the finalizing transaction: queue PDF rendering and the email on commit
     (a rolled-back finalization queues nothing; the worker sees the committed invoice)."""
     # Next-invoice credit notes are taken off before payments sees what is left to pay.
+    # (Imported here: invoices.services imports this module.)
+    from invoices.services.credit_notes import offsets_apply
+
     offsets_apply(invoice=invoice)
     invoice_id = invoice.pk
     transaction.on_commit(lambda: async_task(RENDER_TASK, invoice_id))
