@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import paginated, parse_id, query_choice, query_text
+from billing.api import idempotency_key_from, paginated, parse_id, query_choice, query_text
 from catalog.currencies import format_money
 from catalog.models import Coupon, CouponDuration, CouponKind, TaxRate
 from catalog.serializers import StrictSerializer
@@ -25,7 +25,6 @@ from invoices.selectors import credit_note_list
 from invoices.services.credit_notes import MAX_LINES, MAX_REASON, LineCredit, credit_note_issue
 
 AMOUNT_DIGITS = {"max_digits": 20, "decimal_places": 6}
-MAX_IDEMPOTENCY_KEY = 64
 
 
 class CreditLineInput(StrictSerializer):
@@ -120,11 +119,7 @@ class InvoiceCreditNotesView(APIView):
         invoice = _invoice_or_404(invoice_id)
         data = CreditNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key", "")
-        if len(key) > MAX_IDEMPOTENCY_KEY:
-            raise serializers.ValidationError(
-                {"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]}
-            )
+        key = idempotency_key_from(request)
         values = data.validated_data
         lines = values.get("lines")
         note = credit_note_issue(

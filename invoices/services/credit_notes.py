@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 
 from billing.errors import AppError
@@ -35,6 +35,7 @@ from invoices.models import (
     InvoiceOffset,
     InvoiceStatus,
 )
+from invoices.services.numbering import sequence_take
 from invoices.signals import credit_note_issued
 from rating.adjustments import percentage_of, spread_pro_rata
 
@@ -63,23 +64,7 @@ class LineCredit:
 
 def credit_note_number_next(*, year: int) -> str:
     """The next credit note number of `year`, inside the issuing transaction (row-locked)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Credit note numbers are taken inside the issuing transaction.")
-    table = connection.ops.quote_name(CreditNoteSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_number = last_number + 1 WHERE year = %s "
-            "RETURNING last_number",
-            [year],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        sequence, _ = CreditNoteSequence.objects.select_for_update().get_or_create(year=year)
-        sequence.last_number += 1
-        sequence.save(update_fields=["last_number"])
-        last = sequence.last_number
-    else:
-        last = row[0]
+    last = sequence_take(sequence=CreditNoteSequence, year=year, count=1)
     return NUMBER_FORMAT.format(year=year, number=last)
 
 

@@ -210,3 +210,16 @@ def test_an_exempt_customers_reason_is_printed(client, db):
 
     text = _pdf_text(client.get(invoice_pdf_url(invoice=invoice).removeprefix(BASE)))
     assert "Tax exempt: Diplomatic mission" in text
+
+
+def test_a_credit_note_is_announced_by_webhook(api_client, invoice):
+    from notifications.models import WebhookEndpoint, WebhookMessage
+
+    WebhookEndpoint.objects.create(url="https://hooks.example/t", secret="whsec_dGVzdA==")
+    note = _post(
+        api_client, invoice.pk, {"amount": "10.00", "reason": "Goodwill", "outcome": "wallet"}
+    ).json()
+
+    body = WebhookMessage.objects.get(event_type="credit_note.created").body
+    assert f'"number":"{note["number"]}"' in body
+    assert '"total":"10.00"' in body and '"invoice_number":"INV-2026-000123"' in body
