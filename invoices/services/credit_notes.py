@@ -347,3 +347,16 @@ def offsets_apply(*, invoice: Invoice) -> Decimal:
         invoice.amount_credited += taken
         invoice.save(update_fields=["amount_credited", "updated_at"])
     return taken
+
+
+def offsets_release(*, invoice: Invoice) -> Decimal:
+    """On voiding: give back the next-invoice credit the invoice had taken (its notes' offsets
+    are then taken by the customer's next finalized invoice, its reissue included)."""
+    released = ZERO
+    for offset in InvoiceOffset.objects.filter(invoice=invoice).select_related("credit_note"):
+        note = CreditNote.objects.select_for_update().get(pk=offset.credit_note_id)
+        note.offset_used -= offset.amount
+        note.save(update_fields=["offset_used", "updated_at"])
+        released += offset.amount
+        offset.delete()
+    return released
