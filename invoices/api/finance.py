@@ -15,6 +15,7 @@ from catalog.currencies import format_money
 from catalog.models import Coupon, CouponDuration, CouponKind, TaxRate
 from catalog.serializers import StrictSerializer
 from catalog.services.finance import MAX_DURATION_PERIODS, coupon_create, tax_rate_create
+from customers.api.fields import AwareDateTimeField
 from customers.models import Customer
 from customers.selectors import customer_get
 from customers.services.coupons import customer_coupon_apply
@@ -25,10 +26,11 @@ from invoices.selectors import credit_note_list
 from invoices.services.credit_notes import MAX_LINES, MAX_REASON, LineCredit, credit_note_issue
 
 AMOUNT_DIGITS = {"max_digits": 20, "decimal_places": 6}
+MAX_ID = 10**18 - 1  # ids fit a bigint (billing.api.parse_id)
 
 
 class CreditLineInput(StrictSerializer):
-    line_id = serializers.IntegerField(min_value=1)
+    line_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = serializers.DecimalField(**AMOUNT_DIGITS)
 
 
@@ -231,7 +233,7 @@ class CouponInput(StrictSerializer):
     duration_periods = serializers.IntegerField(
         min_value=1, max_value=MAX_DURATION_PERIODS, required=False
     )
-    expires_at = serializers.DateTimeField(required=False)
+    expires_at = AwareDateTimeField(required=False)
     max_redemptions = serializers.IntegerField(min_value=1, max_value=10**9, required=False)
     plans = serializers.ListField(
         child=serializers.SlugField(max_length=100), required=False, max_length=100
