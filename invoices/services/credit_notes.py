@@ -24,6 +24,7 @@ from django.db.models import Q, Sum
 
 from billing.errors import AppError
 from catalog.currencies import currency_exponent, format_money, round_to_currency
+from customers.services.wallets import wallet_credit
 from invoices.balances import invoice_balance
 from invoices.models import (
     CreditNote,
@@ -297,8 +298,6 @@ def credit_note_to_wallet(*, note: CreditNote, at: datetime) -> str:
     The integration point with the wallets (customers.services.wallets.wallet_credit,
     idempotent on source_key "credit_note:<id>").
     """
-    from customers.services.wallets import wallet_credit
-
     transaction_row = wallet_credit(
         customer=note.customer,
         currency=note.currency,
@@ -306,6 +305,7 @@ def credit_note_to_wallet(*, note: CreditNote, at: datetime) -> str:
         reason=f"Credit note {note.number}: {note.reason}"[:300],
         source_key=f"credit_note:{note.pk}",
         created_by=note.created_by,
+        at=at,
     )
     return str(getattr(transaction_row, "pk", "") or "")
 

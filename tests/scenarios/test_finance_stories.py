@@ -262,6 +262,8 @@ def test_an_operator_issues_a_credit_note_and_gives_a_coupon_in_the_admin(admin_
     admin_client.post(
         f"/admin/customers/customer/{customer.pk}/apply-coupon/", {"coupon": coupon.pk}
     )
+    page = admin_client.get(f"/admin/customers/customer/{customer.pk}/change/").content.decode()
+    assert "<strong>half</strong> — Half, given" in page
     operator.close_cycles(at=utc(2026, 5, 1))
     march, april = operator.invoices("acme")
     # March was unpaid: the note lowered what it owes, nothing was left for the next invoice.
