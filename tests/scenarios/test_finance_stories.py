@@ -276,3 +276,42 @@ def test_an_operator_issues_a_credit_note_and_gives_a_coupon_in_the_admin(admin_
     assert admin_client.get("/admin/catalog/coupon/").status_code == 200
     assert admin_client.get("/admin/catalog/taxrate/add/").status_code == 200
     assert admin_client.get("/admin/invoices/creditnote/").status_code == 200
+
+
+def test_a_coupon_limited_to_plans_and_an_expired_one(operator):
+    _plan(operator)
+    operator.plan(code="solo", name="Solo", base_amount="20.00", base_timing="in_arrears")
+    operator.post(
+        "/api/v1/coupons",
+        {
+            "code": "team-only",
+            "kind": "percentage",
+            "percentage": "50",
+            "duration": "forever",
+            "plans": ["team"],
+        },
+    )
+    operator.post(
+        "/api/v1/coupons",
+        {
+            "code": "old",
+            "kind": "percentage",
+            "percentage": "50",
+            "duration": "forever",
+            "expires_at": "2026-02-01T00:00:00Z",
+        },
+    )
+    operator.customer("teamer")
+    operator.customer("soloist")
+    operator.clock.set(utc(2026, 2, 15))
+    for name in ("teamer", "soloist"):
+        operator.post(f"/api/v1/customers/{name}/coupons", {"coupon": "team-only"})
+        expired = operator.post(f"/api/v1/customers/{name}/coupons", {"coupon": "old"}, status=409)
+        assert "expired" in str(expired)
+    operator.subscribe("teamer", "team", utc(2026, 3, 1))
+    operator.subscribe("soloist", "solo", utc(2026, 3, 1))
+
+    operator.close_cycles(at=utc(2026, 4, 1))
+
+    assert operator.invoices("teamer")[0]["discount"] == "50.00"
+    assert operator.invoices("soloist")[0]["discount"] == "0.00"
