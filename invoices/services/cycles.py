@@ -90,7 +90,11 @@ def _with_phases(subscriptions):
         Prefetch(
             "phases",
             queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
-        )
+        ),
+        # What draft_totals reads for taxes and coupons (invoices.services.adjustments).
+        "customer__tax_rates",
+        "customer__coupons",
+        "plan__tax_rates",
     )
 
 
