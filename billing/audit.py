@@ -24,6 +24,8 @@ AUDITED: list[tuple[str, dict]] = [
     ("catalog.Tier", {}),
     ("catalog.Feature", {}),
     ("catalog.PlanFeature", {}),
+    ("catalog.TaxRate", {}),
+    ("catalog.Coupon", {}),
     ("customers.Customer", {}),
     # The period moving forward at each cycle close is not a change anybody made.
     (
@@ -35,11 +37,24 @@ AUDITED: list[tuple[str, dict]] = [
     ("customers.Wallet", {"exclude_fields": ["low_balance_since"]}),
     ("customers.WalletTransaction", {}),
     ("customers.SubscriptionFeature", {}),
+    ("customers.AppliedCoupon", {}),
     # An invoice's status changes; its lines and draft totals follow the usage, not people.
     (
         "invoices.Invoice",
-        {"include_fields": ["status", "number", "issued_at", "due_date", "voided_at", "paid_at"]},
+        {
+            "include_fields": [
+                "status",
+                "number",
+                "issued_at",
+                "due_date",
+                "voided_at",
+                "paid_at",
+                "reissue_requested",
+            ]
+        },
     ),
+    # Who issued a credit note, and its offsets being used.
+    ("invoices.CreditNote", {"exclude_fields": ["pdf_file", "pdf_rendered_at"]}),
     ("billing.ApiKey", {"exclude_fields": ["key_hash", "last_used_at"]}),
     ("payments.Payment", {}),
     ("payments.Refund", {}),

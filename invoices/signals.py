@@ -14,3 +14,8 @@ invoice_finalized = Signal()
 # costs a query or more (an audit entry, a webhook endpoint lookup) may skip the single
 # signals carrying together=True and do it here for all of them at once.
 invoices_finalized_together = Signal()
+
+# Sent inside the issuing transaction once a credit note is saved and the invoice's
+# amount_credited updated. Keyword arguments: credit_note, at. payments settles the invoice
+# (paid once nothing is left to pay).
+credit_note_issued = Signal()

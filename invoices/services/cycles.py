@@ -6,6 +6,7 @@ One run (`cycles_close`) does, in this order:
    by period) under the subscription's row lock; by batches whose usage is read ahead in one
    query per meter (invoices.services.prefetch), the periods with nothing else to do closed
    WRITE_BATCH subscriptions per transaction, the rest one step per transaction;
+1b. the voided invoices whose reissue was asked for (invoices.services.reissue);
 2. the on-demand windows that closed (invoices.services.on_demand);
 3. the drafts in grace: refreshed from current usage, finalized once grace_until <= at;
 4. the late events flagged (invoices.services.late_events).
@@ -38,6 +39,7 @@ from invoices.services.late_events import events_flag_late
 from invoices.services.on_demand import on_demand_drafts, on_demand_subscription_ids
 from invoices.services.persist import invoice_create_from_draft, invoices_create_from_drafts
 from invoices.services.prefetch import usage_prime_due
+from invoices.services.reissue import invoices_reissue_due
 from invoices.services.steps import (
     StepKind,
     billing_state,
@@ -94,7 +96,11 @@ def _with_phases(subscriptions):
         Prefetch(
             "phases",
             queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
-        )
+        ),
+        # What draft_totals reads for taxes and coupons (invoices.services.adjustments).
+        "customer__tax_rates",
+        "customer__coupons",
+        "plan__tax_rates",
     )
 
 
@@ -214,13 +220,18 @@ def subscriptions_close_periods(
                 Subscription.objects.select_for_update(of=("self",)).filter(pk__in=subscription_ids)
             ).order_by("pk")
             locked = locked.filter(billing_blocked_at=None)  # blocked ones: one by one
-            ready, settled = [], set()
+            ready, settled, customers = [], set(), set()
             for subscription in locked:
                 state = billing_state(subscription=subscription)
                 step = next_step(subscription=subscription, state=state, at=at)
                 if step is None:
                     settled.add(subscription.pk)
                 elif step.kind == StepKind.PERIOD_CLOSE:
+                    if subscription.customer_id in customers:
+                        # One invoice per customer per batch: its coupons (computed before the
+                        # batch is saved) see what the customer's previous invoice used.
+                        continue
+                    customers.add(subscription.customer_id)
                     try:
                         draft = step_build(subscription=subscription, step=step, ctx=ctx)
                     except RECOVERABLE:
@@ -357,6 +368,9 @@ def cycles_close(
         )
     else:
         report.created, report.errors = subscriptions_bill(subscription_ids=due, at=at, ctx=ctx)
+    reissued, reissue_errors = invoices_reissue_due(at=at)
+    report.created += reissued
+    report.errors += reissue_errors
     for subscription_id in on_demand_subscription_ids(at=at):
         try:
             report.created += subscription_bill_on_demand(
