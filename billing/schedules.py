@@ -13,6 +13,8 @@ SCHEDULES = {
     # Dunning: failed payments whose retry is due (PAYMENT_RETRY_DAYS), unanswered attempts.
     "retry-payments": ("payments.tasks.retry_payments_task", 15),
     "refresh-usage-rollups": ("metering.tasks.refresh_rollups_task", 1),
+    # Revenue schedules of credit notes and voids, and any issued invoice missed.
+    "revenue-sync": ("finance.tasks.revenue_sync_task", 10),
 }
 
 
