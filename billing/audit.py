@@ -26,6 +26,9 @@ AUDITED: list[tuple[str, dict]] = [
         {"exclude_fields": ["current_period_start", "current_period_end"]},
     ),
     ("customers.SubscriptionPhase", {}),
+    # The low-balance flag moves with the balance, not with anybody's change.
+    ("customers.Wallet", {"exclude_fields": ["low_balance_since"]}),
+    ("customers.WalletTransaction", {}),
     # An invoice's status changes; its lines and draft totals follow the usage, not people.
     (
         "invoices.Invoice",

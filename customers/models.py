@@ -215,6 +215,135 @@ class SubscriptionPhase(TimestampedModel):
         return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
 
 
+# --- wallets: prepaid credits (docs/architecture.md, "Wallets") ------------------------------
+
+# Bounds of what a wallet accepts (docs/api.md, "Wallets").
+WALLET_MAX_AMOUNT = 1_000_000_000  # one transaction's amount, in the currency's major unit
+WALLET_MAX_PRIORITY = 1000
+WALLET_DEFAULT_PRIORITY = 100
+
+
+class Wallet(TimestampedModel):
+    """A customer's prepaid credits in one currency. Its balance is the sum of its transactions
+    (customers.selectors.wallet_balance), never a stored number."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="wallets")
+    currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    low_balance_threshold = models.DecimalField(
+        max_digits=20,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="The customer is emailed once each time the balance falls below this; "
+        "empty: never.",
+    )
+    # Set when the balance fell below the threshold (the crossing), cleared when it is back at
+    # or above it: the admin's flag, and what makes the email go once per crossing.
+    low_balance_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["customer", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "currency"], name="wallet_one_per_customer_currency"
+            ),
+            models.CheckConstraint(
+                name="wallet_threshold_gte_0",
+                condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gte=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.external_id} {self.currency} wallet"
+
+
+class WalletTransactionKind(models.TextChoices):
+    GRANT = "grant", "Grant (free credits)"
+    PURCHASE = "purchase", "Purchase (paid top-up)"
+    CONSUMPTION = "consumption", "Consumption (applied to an invoice)"
+    EXPIRY = "expiry", "Expiry"
+    VOID = "void", "Void"
+
+
+CREDIT_KINDS = (WalletTransactionKind.GRANT.value, WalletTransactionKind.PURCHASE.value)
+DEBIT_KINDS = (
+    WalletTransactionKind.CONSUMPTION.value,
+    WalletTransactionKind.EXPIRY.value,
+    WalletTransactionKind.VOID.value,
+)
+
+
+class WalletTransaction(models.Model):
+    """One line of a wallet's ledger, never changed once written.
+
+    A credit (grant, purchase) has a positive amount, a priority and maybe an expiry; a debit
+    (consumption, expiry, void) has a negative amount and draws on one credit (`credit`), so
+    what is left of each credit is its amount plus its debits. `source_key` makes each write
+    idempotent: a credit once per (wallet, key), a debit once per (credit, key).
+    """
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="transactions")
+    kind = models.CharField(max_length=12, choices=WalletTransactionKind.choices)
+    amount = models.DecimalField(max_digits=20, decimal_places=6)
+    credit = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="debits",
+        help_text="For a debit: the credit it draws on.",
+    )
+    priority = models.PositiveIntegerField(
+        default=WALLET_DEFAULT_PRIORITY, help_text="Credits with a lower number are spent first."
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.CharField(
+        max_length=255, blank=True, help_text="The user or API key that wrote it; empty: Tally."
+    )
+    source_key = models.CharField(max_length=255, blank=True)
+    # The invoice consumed by (consumption) or paying for (purchase) this transaction: an id,
+    # not a foreign key, because customers sits below invoices (docs/architecture.md).
+    invoice_ref = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["wallet", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="wallet_transaction_kind_valid",
+                condition=Q(kind__in=WalletTransactionKind.values),
+            ),
+            models.CheckConstraint(
+                name="wallet_transaction_sign",
+                condition=(Q(kind__in=CREDIT_KINDS, amount__gt=0, credit__isnull=True))
+                | (Q(kind__in=DEBIT_KINDS, amount__lt=0, credit__isnull=False)),
+            ),
+            models.UniqueConstraint(
+                fields=["wallet", "source_key"],
+                condition=Q(credit__isnull=True) & ~Q(source_key=""),
+                name="wallet_credit_source_once",
+            ),
+            models.UniqueConstraint(
+                fields=["credit", "source_key"],
+                condition=Q(credit__isnull=False) & ~Q(source_key=""),
+                name="wallet_debit_source_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["wallet", "kind"], name="wallet_tx_wallet_kind_idx"),
+            models.Index(fields=["invoice_ref"], name="wallet_tx_invoice_idx"),
+            models.Index(fields=["expires_at"], name="wallet_tx_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.wallet.currency}"
+
+    @property
+    def is_credit(self) -> bool:
+        return self.kind in CREDIT_KINDS
+
+
 class AppliedCoupon(TimestampedModel):
     """A coupon given to a customer. What it has taken off so far is the sum of its
     invoices.InvoiceDiscount rows on invoices that are not void (docs/operations.md, "Coupons")."""

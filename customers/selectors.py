@@ -9,10 +9,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, localcontext
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from catalog.models import Plan
-from customers.models import Customer, Subscription, SubscriptionPhase
+from customers.models import (
+    CREDIT_KINDS,
+    Customer,
+    Subscription,
+    SubscriptionPhase,
+    Wallet,
+    WalletTransaction,
+)
 from rating.money import DIVISION
 from rating.periods import Anchor, Interval, Period, period_containing, seconds_between
 
@@ -234,3 +242,43 @@ def subscription_phases_for_period(
                 )
             )
     return slices
+
+
+# --- wallets ---------------------------------------------------------------------------------
+
+
+def wallet_balance(*, wallet: Wallet) -> Decimal:
+    """What the wallet holds: the sum of its transactions (docs/architecture.md, "Wallets")."""
+    total = wallet.transactions.aggregate(balance=Coalesce(Sum("amount"), Decimal(0)))
+    return total["balance"]
+
+
+def wallet_credits_left(
+    *, wallet: Wallet, at: datetime | None, expired: bool = False
+) -> list[tuple[WalletTransaction, Decimal]]:
+    """Each credit with something left, and how much, in the order they are spent: lowest
+    priority number first, then earliest expiry (none last), then oldest.
+
+    At `at`, credits past their expiry are left out, or only they when `expired` is true;
+    `at=None` lists every credit with something left.
+    """
+    credits = WalletTransaction.objects.filter(wallet=wallet, kind__in=CREDIT_KINDS).annotate(
+        left=F("amount") + Coalesce(Sum("debits__amount"), Decimal(0))
+    )
+    if at is not None and expired:
+        credits = credits.filter(expires_at__lte=at)
+    elif at is not None:
+        credits = credits.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+    credits = credits.filter(left__gt=0).order_by(
+        "priority", F("expires_at").asc(nulls_last=True), "created_at", "id"
+    )
+    return [(credit, credit.left) for credit in credits]
+
+
+def wallet_balance_at(*, transaction: WalletTransaction) -> Decimal:
+    """The wallet's balance right after `transaction` (what a low-balance warning reports)."""
+    upto = WalletTransaction.objects.filter(wallet_id=transaction.wallet_id).filter(
+        Q(created_at__lt=transaction.created_at)
+        | Q(created_at=transaction.created_at, id__lte=transaction.pk)
+    )
+    return upto.aggregate(balance=Coalesce(Sum("amount"), Decimal(0)))["balance"]

@@ -18,3 +18,6 @@ subscription_created = Signal()
 subscription_updated = Signal()
 # A cancellation was asked for, now or at the period's end (subscription_cancel).
 subscription_canceled = Signal()
+# A wallet's balance fell below its low-balance threshold (customers.services.wallets): kwargs
+# `wallet`, `transaction` (the WalletTransaction that crossed it; once per crossing) and `at`.
+wallet_low_balance = Signal()

@@ -74,7 +74,8 @@ class Invoice(TimestampedModel):
     amount_credited = models.DecimalField(
         **AMOUNT,
         default=0,
-        help_text="What credit notes took off the amount still owed (not what they paid back).",
+        help_text="What its credit notes credited, plus next-invoice credit notes taken off it: "
+        "the payment ledger owes amount_due − amount_credited − paid.",
     )
     reissue_requested = models.BooleanField(
         default=False,

@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # "finalized". Keyword arguments: invoice (the Invoice). A receiver that must reach the outside
 # world (a payment attempt, an email) queues its work with transaction.on_commit.
 invoice_finalized = Signal()
+
+# Sent inside the issuing transaction once a credit note is saved and the invoice's
+# amount_credited updated. Keyword arguments: credit_note, at. payments settles the invoice
+# (paid once nothing is left to pay).
+credit_note_issued = Signal()

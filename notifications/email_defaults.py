@@ -102,6 +102,17 @@ invoice.
 """,
         "customer, subscription (cancel_at, ended_at), plan",
     ),
+    EmailKind.WALLET_LOW_BALANCE: (
+        "Your {{ company.name }} credit balance is low",
+        """Hello {{ customer.name }},
+
+Your prepaid credit balance is {{ balance }}, below the {{ threshold }} you asked us to warn
+you about. Usage is paid from these credits first: top up to keep it that way.
+
+{{ company.name }}
+""",
+        "customer, wallet (currency), balance, threshold",
+    ),
 }
 
 # kind → (button label, context variable holding its URL) in the HTML version.

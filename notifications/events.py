@@ -19,7 +19,12 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from catalog.currencies import format_money
-from customers.signals import subscription_canceled, subscription_created, subscription_updated
+from customers.signals import (
+    subscription_canceled,
+    subscription_created,
+    subscription_updated,
+    wallet_low_balance,
+)
 from invoices.signals import invoice_finalized
 from notifications.models import EmailKind
 from payments import signals as payments_signals
@@ -52,6 +57,13 @@ ROUTES: list[Route] = [
     Route(payments_signals.invoice_paid, "invoice", "invoice.paid"),
     Route(payments_signals.payment_failed, "payment", "invoice.payment_failed"),
     Route(payments_signals.payment_succeeded, "payment", None, email=EmailKind.PAYMENT_SUCCEEDED),
+    # Once per crossing: the transaction that took the balance below the threshold.
+    Route(
+        wallet_low_balance,
+        "transaction",
+        "wallet.low_balance",
+        email=EmailKind.WALLET_LOW_BALANCE,
+    ),
 ]
 
 
@@ -120,10 +132,33 @@ def payment_data(payment) -> dict:
     return data
 
 
+def wallet_transaction_data(transaction_) -> dict:
+    """The wallet after a transaction: customer, currency, balance, threshold (API's money)."""
+    from customers.selectors import wallet_balance_at
+
+    wallet = transaction_.wallet
+    threshold = wallet.low_balance_threshold
+    return {
+        "customer": wallet.customer.external_id,
+        "currency": wallet.currency,
+        "balance": format_money(wallet_balance_at(transaction=transaction_), wallet.currency),
+        "low_balance_threshold": None
+        if threshold is None
+        else format_money(threshold, wallet.currency),
+        "transaction": {
+            "id": transaction_.pk,
+            "kind": transaction_.kind,
+            "amount": format_money(transaction_.amount, wallet.currency),
+            "created_at": _plain(transaction_.created_at),
+        },
+    }
+
+
 DATA: dict[str, Callable[[models.Model], dict]] = {
     "invoice": invoice_data,
     "subscription": subscription_data,
     "payment": payment_data,
+    "transaction": wallet_transaction_data,
 }
 
 

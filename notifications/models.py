@@ -108,6 +108,7 @@ class EmailKind(models.TextChoices):
     TRIAL_ENDING = "trial_ending", "Trial ending"
     SUBSCRIPTION_CREATED = "subscription_created", "Subscription created"
     SUBSCRIPTION_CANCELED = "subscription_canceled", "Subscription canceled"
+    WALLET_LOW_BALANCE = "wallet_low_balance", "Wallet balance low"
 
 
 class EmailTemplate(TimestampedModel):

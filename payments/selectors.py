@@ -47,7 +47,8 @@ def balance_of(invoice: Invoice, amount_paid: Decimal) -> InvoiceBalance:
         return InvoiceBalance(amount_paid, invoice.amount_due, PaymentState.DRAFT)
     if invoice.status == InvoiceStatus.VOID:
         return InvoiceBalance(amount_paid, ZERO, PaymentState.VOID)
-    remaining = max(invoice.amount_due - amount_paid, ZERO)
+    # Credit notes take their applied part off what is owed (docs/operations.md, "Credit notes").
+    remaining = max(invoice.amount_due - invoice.amount_credited - amount_paid, ZERO)
     if remaining == ZERO:
         status = PaymentState.PAID
     elif amount_paid > ZERO:

@@ -1,7 +1,9 @@
-"""Catalog admin: meters, the plan builder (plans with charges and tiers), charges to look up."""
+"""Catalog admin: meters, the plan builder (plans with charges and tiers), charges to look up, tax
+rates and coupons."""
 
 from catalog.admin.charges import ChargeAdmin
+from catalog.admin.finance import CouponAdmin, TaxRateAdmin
 from catalog.admin.meters import MeterAdmin
 from catalog.admin.plans import PlanAdmin
 
-__all__ = ["ChargeAdmin", "MeterAdmin", "PlanAdmin"]
+__all__ = ["ChargeAdmin", "CouponAdmin", "MeterAdmin", "PlanAdmin", "TaxRateAdmin"]

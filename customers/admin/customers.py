@@ -9,8 +9,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from customers.admin.forms import CancelForm, ChangePlanForm, CustomerAdminForm, SubscribeForm
-from customers.models import Customer, Subscription, SubscriptionStatus
+from customers.admin.forms import (
+    ApplyCouponForm,
+    CancelForm,
+    ChangePlanForm,
+    CustomerAdminForm,
+    SubscribeForm,
+)
+from customers.models import AppliedCoupon, Customer, Subscription, SubscriptionStatus
 from customers.selectors import subscription_list
 from customers.services import (
     EDITABLE_FIELDS,
@@ -20,6 +26,7 @@ from customers.services import (
     subscription_change_plan,
     subscription_create,
 )
+from customers.services.coupons import customer_coupon_apply
 
 
 class SubscriptionStatusFilter(admin.SimpleListFilter):
@@ -53,6 +60,21 @@ def _form_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages_)
     else:
         form.add_error(None, error.messages)
+
+
+class AppliedCouponInline(admin.TabularInline):
+    """The customer's coupons, read-only: given through "Apply a coupon" (the service checks the
+    coupon's expiry, limit and currency)."""
+
+    model = AppliedCoupon
+    extra = 0
+    fields = ["coupon", "applied_at", "removed_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = "coupon"
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Customer)
@@ -98,8 +120,17 @@ class CustomerAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Taxes",
+            {
+                "fields": ["tax_rates", "tax_exempt", "tax_exempt_reason"],
+                "description": "The customer's tax rates replace its plan's; an exempt "
+                "customer pays none and the reason is printed on its invoices.",
+            },
+        ),
         ("Metadata", {"fields": ["metadata"], "classes": ["collapse"]}),
     ]
+    inlines = [AppliedCouponInline]
 
     def get_queryset(self, request):
         latest = Subscription.objects.filter(customer=OuterRef("pk")).order_by("-started_at", "-id")
@@ -161,6 +192,7 @@ class CustomerAdmin(admin.ModelAdmin):
             extra_context["can_change_subscription"] = request.user.has_perm(
                 "customers.change_subscription"
             )
+            extra_context["can_apply_coupon"] = request.user.has_perm("customers.add_appliedcoupon")
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -180,6 +212,11 @@ class CustomerAdmin(admin.ModelAdmin):
                 "<path:object_id>/subscriptions/<int:subscription_id>/cancel/",
                 view(self.cancel_view),
                 name="customers_customer_cancel",
+            ),
+            path(
+                "<path:object_id>/apply-coupon/",
+                view(self.apply_coupon_view),
+                name="customers_customer_apply_coupon",
             ),
         ]
         return custom + super().get_urls()
@@ -289,3 +326,23 @@ class CustomerAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(self._customer_page(customer))
         title = f"Cancel subscription #{subscription.pk}"
         return self._render(request, customer, form, title=title, subscription=subscription)
+
+    def apply_coupon_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Give the customer a coupon (customers.services.coupons.customer_coupon_apply)."""
+        customer = self.get_object(request, object_id)
+        if customer is None:
+            raise Http404("No such customer.")
+        if not request.user.has_perm("customers.add_appliedcoupon"):
+            raise PermissionDenied
+        form = ApplyCouponForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                customer_coupon_apply(
+                    customer=customer, coupon=form.cleaned_data["coupon"], at=timezone.now()
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Coupon {form.cleaned_data['coupon']} applied.")
+                return HttpResponseRedirect(self._customer_page(customer))
+        return self._render(request, customer, form, title="Apply a coupon")

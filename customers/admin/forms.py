@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from catalog.currencies import money_display
-from catalog.models import Plan
+from catalog.models import Coupon, Plan
 from customers.models import BillingAnchor, Customer
 
 
@@ -21,6 +21,9 @@ class CustomerAdminForm(forms.ModelForm):
             "net_payment_terms_days",
             "invoice_grace_period_hours",
             "tax_id",
+            "tax_exempt",
+            "tax_exempt_reason",
+            "tax_rates",
             "address_line1",
             "address_line2",
             "postal_code",
@@ -104,4 +107,11 @@ class CancelForm(forms.Form):
         ],
         initial="period_end",
         widget=forms.RadioSelect,
+    )
+
+
+class ApplyCouponForm(forms.Form):
+    coupon = forms.ModelChoiceField(
+        queryset=Coupon.objects.filter(active=True).order_by("code"),
+        help_text="Its expiry, redemption limit and currency are checked when applied.",
     )

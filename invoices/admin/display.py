@@ -1,6 +1,7 @@
 """Invoice lines as the admin shows them: money in the currency, tiers readable, event links."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from catalog.currencies import money_display
 from invoices.models import LineKind
@@ -95,11 +96,25 @@ def line_rows(lines, *, currency: str, external_customer_id: str) -> list[LineRo
 
 def totals_rows(invoice) -> list[tuple[str, str]]:
     currency = invoice.currency
+    taxes = [
+        (f"{tax['name']} ({tax['rate']} %)", money_display(Decimal(tax["amount"]), currency))
+        for tax in invoice.taxes or []
+    ]
+    coupons = [
+        (f"Coupon {coupon['code']}", "−" + money_display(Decimal(coupon["amount"]), currency))
+        for coupon in invoice.coupons or []
+    ]
+    exempt = [("Tax exempt", invoice.tax_exempt_reason)] if invoice.tax_exempt_reason else []
+    credited = getattr(invoice, "amount_credited", 0)
     return [
         ("Subtotal", money_display(invoice.subtotal, currency)),
         ("Discount", money_display(invoice.discount, currency)),
+        *coupons,
         ("Tax", money_display(invoice.tax, currency)),
+        *taxes,
+        *exempt,
         ("Total", money_display(invoice.total, currency)),
         ("Credits applied", money_display(invoice.credits_applied, currency)),
         ("Amount due", money_display(invoice.amount_due, currency)),
+        *([("Credited by credit notes", money_display(credited, currency))] if credited else []),
     ]

@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='invoice',
             name='amount_credited',
-            field=models.DecimalField(decimal_places=6, default=0, help_text='What credit notes took off the amount still owed (not what they paid back).', max_digits=20),
+            field=models.DecimalField(decimal_places=6, default=0, help_text='What its credit notes credited, plus next-invoice credit notes taken off it: the payment ledger owes amount_due − amount_credited − paid.', max_digits=20),
         ),
         migrations.AddField(
             model_name='invoice',

@@ -6,6 +6,7 @@ One run (`cycles_close`) does, in this order:
    by period) under the subscription's row lock; by batches whose usage is read ahead in one
    query per meter (invoices.services.prefetch), the periods with nothing else to do closed
    WRITE_BATCH subscriptions per transaction, the rest one step per transaction;
+1b. the voided invoices whose reissue was asked for (invoices.services.reissue);
 2. the on-demand windows that closed (invoices.services.on_demand);
 3. the drafts in grace: refreshed from current usage, finalized once grace_until <= at;
 4. the late events flagged (invoices.services.late_events).
@@ -37,6 +38,7 @@ from invoices.services.late_events import events_flag_late
 from invoices.services.on_demand import on_demand_drafts, on_demand_subscription_ids
 from invoices.services.persist import invoice_create_from_draft, invoices_create_from_drafts
 from invoices.services.prefetch import usage_prime_due
+from invoices.services.reissue import invoices_reissue_due
 from invoices.services.steps import (
     StepKind,
     billing_state,
@@ -315,6 +317,9 @@ def cycles_close(*, at: datetime, ctx: BuildContext | None = None, workers: int 
         )
     else:
         report.created, report.errors = subscriptions_bill(subscription_ids=due, at=at, ctx=ctx)
+    reissued, reissue_errors = invoices_reissue_due(at=at)
+    report.created += reissued
+    report.errors += reissue_errors
     for subscription_id in on_demand_subscription_ids(at=at):
         try:
             report.created += subscription_bill_on_demand(

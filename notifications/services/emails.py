@@ -94,6 +94,8 @@ def email_compose(
 def _customer_of(obj):
     if hasattr(obj, "customer"):
         return obj.customer
+    if hasattr(obj, "wallet"):
+        return obj.wallet.customer  # a wallet transaction (low balance)
     return obj.invoice.customer  # a payment
 
 
@@ -120,12 +122,28 @@ def _payment_context(payment) -> dict:
     }
 
 
+def _wallet_context(transaction_) -> dict:
+    """A low-balance warning: the balance right after the transaction that crossed it."""
+    from catalog.currencies import money_display
+    from customers.selectors import wallet_balance_at
+
+    wallet = transaction_.wallet
+    threshold = wallet.low_balance_threshold or 0
+    return {
+        "customer": wallet.customer,
+        "wallet": wallet,
+        "balance": money_display(wallet_balance_at(transaction=transaction_), wallet.currency),
+        "threshold": money_display(threshold, wallet.currency),
+    }
+
+
 CONTEXTS = {
     EmailKind.SUBSCRIPTION_CREATED: _subscription_context,
     EmailKind.SUBSCRIPTION_CANCELED: _subscription_context,
     EmailKind.TRIAL_ENDING: _subscription_context,
     EmailKind.PAYMENT_FAILED: _payment_context,
     EmailKind.PAYMENT_SUCCEEDED: _payment_context,
+    EmailKind.WALLET_LOW_BALANCE: _wallet_context,
 }
 
 
@@ -207,6 +225,9 @@ def email_sample_context(*, kind: str) -> dict:
             due_date="Apr 30, 2026",
             period="Mar 1 – Mar 31, 2026",
         ),
+        "wallet": SimpleNamespace(currency="USD"),
+        "balance": "$8.40",
+        "threshold": "$10.00",
         "feature": "API calls",
         "usage": "8,000",
         "limit": "10,000",

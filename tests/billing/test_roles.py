@@ -173,6 +173,27 @@ def _custom_views(world):
             f"/admin/invoices/invoice/{invoice_pk}/mark-uncollectible/",
             ["invoices.change_invoice"],
         ),
+        "invoices_invoice_credit_note": (
+            "get",
+            f"/admin/invoices/invoice/{invoice_pk}/credit-note/",
+            ["invoices.change_invoice", "invoices.add_creditnote"],
+        ),
+        "invoices_invoice_rebill": (
+            "get",
+            f"/admin/invoices/invoice/{invoice_pk}/rebill/",
+            ["invoices.change_invoice"],
+        ),
+        "invoices_invoice_rebill_event": (
+            "get",
+            f"/admin/invoices/invoice/rebill-event/?customer={world['customer'].external_id}"
+            "&at=2026-01-15T00:00:00%2B00:00",
+            ["invoices.change_invoice"],
+        ),
+        "customers_customer_apply_coupon": (
+            "get",
+            f"{base}/apply-coupon/",
+            ["customers.add_appliedcoupon"],
+        ),
         "invoices_invoice_record_payment": (
             "get",
             f"/admin/invoices/invoice/{invoice_pk}/record-payment/",

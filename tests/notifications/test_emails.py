@@ -22,6 +22,7 @@ EXPECTED = {
     EmailKind.TRIAL_ENDING: ("trial ends on Mar 31, 2026", "Your trial of Pro ends"),
     EmailKind.SUBSCRIPTION_CREATED: ("Welcome to Pro", "subscription to Pro has started"),
     EmailKind.SUBSCRIPTION_CANCELED: ("Pro subscription is canceled", "ends on\nMar 31, 2026"),
+    EmailKind.WALLET_LOW_BALANCE: ("credit balance is low", "balance is $8.40, below the $10.00"),
 }
 
 
