@@ -12,7 +12,8 @@ class FinanceConfig(AppConfig):
     verbose_name = "Finance"
 
     def ready(self):
-        from finance.services import on_invoice_finalized
-        from invoices.signals import invoice_finalized
+        from finance.services import on_credit_note_issued, on_invoice_finalized
+        from invoices.signals import credit_note_issued, invoice_finalized
 
         invoice_finalized.connect(on_invoice_finalized, dispatch_uid="finance.revenue")
+        credit_note_issued.connect(on_credit_note_issued, dispatch_uid="finance.revenue")

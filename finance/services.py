@@ -14,8 +14,9 @@
   voiding a credit note (it puts back what the credit note took out).
 
 Writes are idempotent: one schedule per line, credit note line or void (unique constraints),
-made under the invoice's row lock, so the finalization signal and the catch-up run
-(`revenue_sync`, the `revenue_backfill` command) never write one twice.
+made under the invoice's row lock, so the signals (invoice_finalized, credit_note_issued) and
+the catch-up run (`revenue_sync`, the `revenue_backfill` command, which also picks up voids:
+no signal announces them) never write one twice.
 """
 
 from dataclasses import dataclass
@@ -69,6 +70,12 @@ def on_invoice_finalized(sender, invoice: Invoice, **kwargs) -> None:
     """invoice_finalized receiver (finance/apps.py): inside the finalizing transaction, with the
     invoice locked by it, so its schedules are committed with it or not at all."""
     revenue_schedules_for_invoice(invoice=invoice)
+
+
+def on_credit_note_issued(sender, credit_note: CreditNote, **kwargs) -> None:
+    """credit_note_issued receiver: inside the issuing transaction (the invoice is locked by
+    it), so the reversal is committed with the credit note."""
+    revenue_schedules_for_credit_note(credit_note=credit_note)
 
 
 def revenue_schedules_for_invoice(*, invoice: Invoice) -> int:

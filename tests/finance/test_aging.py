@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from finance.selectors import aging_bucket, receivables_aging
-from invoices.models import CreditNote
 from invoices.services import invoice_void
+from invoices.services.credit_notes import credit_note_issue
 from payments.services.manual import payment_record_manual
 from payments.services.refunds import payment_refund
 from tests.factories import CustomerFactory, FinalizedInvoiceFactory
@@ -109,17 +109,12 @@ def test_payments_credit_notes_and_voids_count_as_of_their_dates(ledger):
         at=utc(2026, 7, 1),
     )
     payment_refund(payment=payment, amount=Decimal("10.00"), at=utc(2026, 7, 2))
-    CreditNote.objects.create(
+    credit_note_issue(
         invoice=acme.invoices.get(total=Decimal("1.00")),
-        customer=acme,
-        number="CN-2026-000001",
-        currency="USD",
+        amount=Decimal("1.00"),
         reason="Goodwill",
         outcome="next_invoice",
-        subtotal=Decimal("1.00"),
-        total=Decimal("1.00"),
-        applied_to_invoice=Decimal("1.00"),
-        issued_at=utc(2026, 6, 1),
+        at=utc(2026, 6, 1),
     )
     invoice_void(invoice=acme.invoices.get(total=Decimal("2.00")), at=utc(2026, 6, 15))
 

@@ -10,14 +10,9 @@ from django.core.management import call_command
 
 from finance.models import RevenueEntry, RevenueSchedule, RevenueSource
 from finance.services import revenue_sync
-from invoices.models import (
-    CreditNote,
-    CreditNoteLine,
-    Invoice,
-    InvoiceStatus,
-    LineKind,
-)
+from invoices.models import CreditNote, Invoice, InvoiceStatus, LineKind
 from invoices.services import cycles_close, invoice_void
+from invoices.services.credit_notes import LineCredit, credit_note_issue
 from tests.invoices.helpers import customer, plan, pro_plan, send, subscribe, utc
 
 pytestmark = pytest.mark.django_db
@@ -119,28 +114,21 @@ def test_schedules_are_written_once_and_the_backfill_catches_up_older_invoices()
 
 
 def _credit_note(invoice: Invoice, *, amount: str, at, line=None) -> CreditNote:
-    note = CreditNote.objects.create(
-        invoice=invoice,
-        customer=invoice.customer,
-        number=f"CN-2026-{CreditNote.objects.count() + 1:06d}",
-        currency=invoice.currency,
-        reason="Service outage",
-        outcome="wallet",
-        subtotal=Decimal(amount),
-        total=Decimal(amount),
-        issued_at=at,
+    """A credit note issued by the invoices app's own service: on one line, or an amount on
+    the whole invoice (no tax here, so gross = net)."""
+    if line is not None:
+        credits = {"lines": [LineCredit(line_id=line.pk, amount=Decimal(amount))]}
+    else:
+        credits = {"amount": Decimal(amount)}
+    return credit_note_issue(
+        invoice=invoice, reason="Service outage", outcome="next_invoice", at=at, **credits
     )
-    CreditNoteLine.objects.create(
-        credit_note=note, invoice_line=line, description="Credit", amount=Decimal(amount)
-    )
-    return note
 
 
 def test_a_credit_note_reverses_what_was_recognised_in_its_month_and_reduces_the_rest():
     invoice = annual_customer()
     line = invoice.lines.get()
     _credit_note(invoice, amount="600.00", at=utc(2026, 4, 10), line=line)
-    assert revenue_sync().credit_note_lines == 1
     reversal = RevenueSchedule.objects.get(source=RevenueSource.CREDIT_NOTE_LINE)
     assert reversal.amount == Decimal("-600.00")
     # Half the line. By April's end the line had recognised 394.52 (Jan–Apr); half of it,
@@ -153,15 +141,15 @@ def test_a_credit_note_reverses_what_was_recognised_in_its_month_and_reduces_the
     net = net_by_month()
     assert net[date(2026, 1, 1)] == Decimal("101.92")  # a closed month is not restated
     assert sum(net.values()) == Decimal("600.00")
-    assert revenue_sync().credit_note_lines == 0  # once
+    assert revenue_sync().credit_note_lines == 0  # written once, when it was issued
 
 
 def test_a_credit_on_the_whole_invoice_and_a_void_reverse_the_rest():
     invoice = annual_customer()
     _credit_note(invoice, amount="100.00", at=utc(2026, 2, 1))
     invoice_void(invoice=invoice, at=utc(2026, 7, 15))
-    report = revenue_sync()
-    assert (report.credit_note_lines, report.voids) == (1, 1)
+    report = revenue_sync()  # the void: no signal announces it
+    assert (report.credit_note_lines, report.voids) == (0, 1)
     void = RevenueSchedule.objects.get(source=RevenueSource.INVOICE_VOID)
     assert void.amount == Decimal("-1100.00")
     net = net_by_month()
