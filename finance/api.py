@@ -73,9 +73,12 @@ def export_view(kind: str, what: str):
         tags=["finance"],
         description=f"At most {MAX_EXPORT_DAYS} days, UTC; streamed.",
     )
-    view = type(f"Export{kind.title().replace('-', '')}View", (ExportView,), {"kind": kind})
-    view.get = decorated(ExportView.get)
-    return view
+
+    def get(self, request):  # a function of its own: the schema is stored on it
+        return ExportView.get(self, request)
+
+    name = f"Export{kind.title().replace('-', '')}View"
+    return type(name, (ExportView,), {"kind": kind, "get": decorated(get)})
 
 
 class ReceivablesAgingView(APIView):

@@ -146,3 +146,15 @@ def test_the_admin_exports_page_downloads_the_chosen_csv(client, finance_viewer,
     assert b"Must not be after" in refused.content
     unknown = client.get("/admin/finance/financeexport/?kind=secrets&from=2026-03-01&to=2026-03-01")
     assert b"Choose what to export" in unknown.content
+
+
+def test_each_export_has_its_own_entry_in_the_schema(api_client):
+    paths = api_client.get("/api/schema/?format=json").json()["paths"]
+    summaries = {
+        kind: paths[f"/api/v1/exports/{kind}.csv"]["get"]["summary"]
+        for kind in ("invoices", "lines", "credit-notes", "payments")
+    }
+    assert summaries["invoices"].startswith("Invoices issued")
+    assert summaries["credit-notes"].startswith("Credit notes issued")
+    assert len(set(summaries.values())) == 4
+    assert "text/csv" in paths["/api/v1/exports/lines.csv"]["get"]["responses"]["200"]["content"]
