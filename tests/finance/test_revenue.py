@@ -13,6 +13,7 @@ from finance.services import revenue_sync
 from invoices.models import CreditNote, Invoice, InvoiceStatus, LineKind
 from invoices.services import cycles_close, invoice_void
 from invoices.services.credit_notes import LineCredit, credit_note_issue
+from tests.factories import FeeLineFactory, FinalizedInvoiceFactory
 from tests.invoices.helpers import customer, plan, pro_plan, send, subscribe, utc
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +196,14 @@ def test_the_default_range_is_the_last_twelve_months(api_client):
     assert body["currencies"] == []
     first, last = body["from"], body["to"]
     assert int(last[:4]) * 12 + int(last[5:]) - (int(first[:4]) * 12 + int(first[5:])) == 11
+
+
+def test_a_paid_wallet_top_up_is_not_revenue_and_a_setup_fee_is_revenue_when_billed():
+    top_up = FinalizedInvoiceFactory(kind="credit_purchase", issued_at=utc(2026, 5, 3))
+    FeeLineFactory(invoice=top_up, kind="base_fee", amount=Decimal("500.00"))
+    onboarding = FinalizedInvoiceFactory(kind="one_off", issued_at=utc(2026, 5, 3))
+    FeeLineFactory(invoice=onboarding, kind="setup_fee", amount=Decimal("99.00"))
+    assert revenue_sync().lines == 1
+    (schedule,) = RevenueSchedule.objects.all()
+    assert schedule.invoice == onboarding
+    assert (schedule.method, entries_of(schedule)) == ("point_in_time", [("2026-05", "99")])
