@@ -19,6 +19,8 @@ AUDITED: list[tuple[str, dict]] = [
     ("catalog.Plan", {}),
     ("catalog.Charge", {}),
     ("catalog.Tier", {}),
+    ("catalog.TaxRate", {}),
+    ("catalog.Coupon", {}),
     ("customers.Customer", {}),
     # The period moving forward at each cycle close is not a change anybody made.
     (
@@ -29,11 +31,24 @@ AUDITED: list[tuple[str, dict]] = [
     # The low-balance flag moves with the balance, not with anybody's change.
     ("customers.Wallet", {"exclude_fields": ["low_balance_since"]}),
     ("customers.WalletTransaction", {}),
+    ("customers.AppliedCoupon", {}),
     # An invoice's status changes; its lines and draft totals follow the usage, not people.
     (
         "invoices.Invoice",
-        {"include_fields": ["status", "number", "issued_at", "due_date", "voided_at", "paid_at"]},
+        {
+            "include_fields": [
+                "status",
+                "number",
+                "issued_at",
+                "due_date",
+                "voided_at",
+                "paid_at",
+                "reissue_requested",
+            ]
+        },
     ),
+    # Who issued a credit note, and its offsets being used.
+    ("invoices.CreditNote", {"exclude_fields": ["pdf_file", "pdf_rendered_at"]}),
     ("billing.ApiKey", {"exclude_fields": ["key_hash", "last_used_at"]}),
     ("payments.Payment", {}),
     ("payments.Refund", {}),

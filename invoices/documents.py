@@ -86,16 +86,21 @@ def invoice_hosted_url(*, invoice: Invoice) -> str | None:
     return _absolute(invoice_link_path(invoice=invoice, purpose=PAGE_LINK))
 
 
-def invoice_from_link(*, token: str, purpose: str) -> Invoice:
-    """The invoice a signed link names. Raises InvoiceLinkInvalid for a tampered or foreign
-    token (or an invoice that is not public), InvoiceLinkExpired for a genuine but old one."""
+def _unsigned(*, token: str, purpose: str) -> str:
+    """The id a link of `purpose` signed (InvoiceLinkExpired / InvoiceLinkInvalid)."""
     max_age = timedelta(days=settings.INVOICE_LINK_MAX_AGE_DAYS)
     try:
-        invoice_id = signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
+        return signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
     except signing.SignatureExpired:
         raise InvoiceLinkExpired(token) from None
     except signing.BadSignature:
         raise InvoiceLinkInvalid(token) from None
+
+
+def invoice_from_link(*, token: str, purpose: str) -> Invoice:
+    """The invoice a signed link names. Raises InvoiceLinkInvalid for a tampered or foreign
+    token (or an invoice that is not public), InvoiceLinkExpired for a genuine but old one."""
+    invoice_id = _unsigned(token=token, purpose=purpose)
     # The signature is ours, so the value is an id we signed.
     invoice = Invoice.objects.select_related("customer").filter(pk=int(invoice_id)).first()
     if invoice is None or not invoice_is_public(invoice=invoice):
@@ -120,13 +125,7 @@ def credit_note_hosted_url(*, credit_note: CreditNote) -> str:
 
 def credit_note_from_link(*, token: str, purpose: str) -> CreditNote:
     """The credit note a signed link names (InvoiceLinkInvalid / InvoiceLinkExpired)."""
-    max_age = timedelta(days=settings.INVOICE_LINK_MAX_AGE_DAYS)
-    try:
-        note_id = signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
-    except signing.SignatureExpired:
-        raise InvoiceLinkExpired(token) from None
-    except signing.BadSignature:
-        raise InvoiceLinkInvalid(token) from None
+    note_id = _unsigned(token=token, purpose=purpose)
     note = CreditNote.objects.select_related("customer", "invoice").filter(pk=int(note_id)).first()
     if note is None:
         raise InvoiceLinkInvalid(token)

@@ -220,6 +220,17 @@ def _document_line(line: InvoiceLine, *, invoice: Invoice) -> DocumentLine:
     )
 
 
+def _parties(customer) -> dict:
+    """The seller and the billed customer, as every document prints them."""
+    return {
+        "company": dict(settings.TALLY_COMPANY),
+        "customer_name": customer.name,
+        "customer_email": customer.email,
+        "customer_address_lines": tuple(customer.billing_address_lines),
+        "customer_tax_id": customer.tax_id,
+    }
+
+
 def invoice_document(
     *, invoice: Invoice, lines: Sequence[InvoiceLine] | None = None
 ) -> InvoiceDocument:
@@ -242,11 +253,7 @@ def invoice_document(
         stamp=STAMPS.get(invoice.status),
         is_draft=is_draft,
         currency=currency,
-        company=dict(settings.TALLY_COMPANY),
-        customer_name=customer.name,
-        customer_email=customer.email,
-        customer_address_lines=tuple(customer.billing_address_lines),
-        customer_tax_id=customer.tax_id,
+        **_parties(customer),
         issue_date=date_display(issued) if issued else None,
         due_date=date_display(invoice.due_date) if invoice.due_date else None,
         period=period_display(invoice.period_start, invoice.period_end),
@@ -304,11 +311,7 @@ def credit_note_document(*, credit_note: CreditNote) -> InvoiceDocument:
         stamp="VOID" if credit_note.status == "void" else None,
         is_draft=False,
         currency=currency,
-        company=dict(settings.TALLY_COMPANY),
-        customer_name=customer.name,
-        customer_email=customer.email,
-        customer_address_lines=tuple(customer.billing_address_lines),
-        customer_tax_id=customer.tax_id,
+        **_parties(customer),
         issue_date=date_display(issued),
         due_date=None,
         period=period_display(invoice.period_start, invoice.period_end),

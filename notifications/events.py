@@ -25,7 +25,7 @@ from customers.signals import (
     subscription_updated,
     wallet_low_balance,
 )
-from invoices.signals import invoice_finalized
+from invoices.signals import credit_note_issued, invoice_finalized
 from notifications.models import EmailKind
 from payments import signals as payments_signals
 
@@ -55,6 +55,7 @@ ROUTES: list[Route] = [
         email=EmailKind.SUBSCRIPTION_CANCELED,
     ),
     Route(payments_signals.invoice_paid, "invoice", "invoice.paid"),
+    Route(credit_note_issued, "credit_note", "credit_note.created"),
     Route(payments_signals.payment_failed, "payment", "invoice.payment_failed"),
     Route(payments_signals.payment_succeeded, "payment", None, email=EmailKind.PAYMENT_SUCCEEDED),
     # Once per crossing: the transaction that took the balance below the threshold.
@@ -154,11 +155,24 @@ def wallet_transaction_data(transaction_) -> dict:
     }
 
 
+def credit_note_data(note) -> dict:
+    """The credit note's summary (the whole note is GET /api/v1/credit-notes/{id})."""
+    fields = ("id", "number", "status", "currency", "reason", "outcome", "issued_at")
+    amounts = ("subtotal", "tax", "total", "applied_to_invoice", "outcome_amount")
+    data = {name: _plain(getattr(note, name)) for name in fields}
+    data.update({name: format_money(getattr(note, name), note.currency) for name in amounts})
+    data["customer"] = note.customer.external_id
+    data["invoice"] = note.invoice_id
+    data["invoice_number"] = note.invoice.number
+    return data
+
+
 DATA: dict[str, Callable[[models.Model], dict]] = {
     "invoice": invoice_data,
     "subscription": subscription_data,
     "payment": payment_data,
     "transaction": wallet_transaction_data,
+    "credit_note": credit_note_data,
 }
 
 

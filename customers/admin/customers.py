@@ -62,21 +62,6 @@ def _form_errors(form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-class AppliedCouponInline(admin.TabularInline):
-    """The customer's coupons, read-only: given through "Apply a coupon" (the service checks the
-    coupon's expiry, limit and currency)."""
-
-    model = AppliedCoupon
-    extra = 0
-    fields = ["coupon", "applied_at", "removed_at"]
-    readonly_fields = fields
-    can_delete = False
-    verbose_name = "coupon"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerAdminForm
@@ -130,7 +115,6 @@ class CustomerAdmin(admin.ModelAdmin):
         ),
         ("Metadata", {"fields": ["metadata"], "classes": ["collapse"]}),
     ]
-    inlines = [AppliedCouponInline]
 
     def get_queryset(self, request):
         latest = Subscription.objects.filter(customer=OuterRef("pk")).order_by("-started_at", "-id")
@@ -193,6 +177,10 @@ class CustomerAdmin(admin.ModelAdmin):
                 "customers.change_subscription"
             )
             extra_context["can_apply_coupon"] = request.user.has_perm("customers.add_appliedcoupon")
+            # Shown, not edited here: given through "Apply a coupon" (the service's checks).
+            extra_context["applied_coupons"] = AppliedCoupon.objects.filter(
+                customer=customer
+            ).select_related("coupon")
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

@@ -30,7 +30,9 @@ class CustomerInputSerializer(StrictSerializer):
     tax_exempt = serializers.BooleanField(required=False)
     tax_exempt_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
     tax_rates = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=10**18 - 1),
+        required=False,
+        max_length=20,
     )
     net_payment_terms_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
     invoice_grace_period_hours = serializers.IntegerField(

@@ -10,11 +10,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import paginated, parse_id, query_choice, query_text
+from billing.api import idempotency_key_from, paginated, parse_id, query_choice, query_text
 from catalog.currencies import format_money
 from catalog.models import Coupon, CouponDuration, CouponKind, TaxRate
 from catalog.serializers import StrictSerializer
 from catalog.services.finance import MAX_DURATION_PERIODS, coupon_create, tax_rate_create
+from customers.api.fields import AwareDateTimeField
 from customers.models import Customer
 from customers.selectors import customer_get
 from customers.services.coupons import customer_coupon_apply
@@ -25,11 +26,11 @@ from invoices.selectors import credit_note_list
 from invoices.services.credit_notes import MAX_LINES, MAX_REASON, LineCredit, credit_note_issue
 
 AMOUNT_DIGITS = {"max_digits": 20, "decimal_places": 6}
-MAX_IDEMPOTENCY_KEY = 64
+MAX_ID = 10**18 - 1  # ids fit a bigint (billing.api.parse_id)
 
 
 class CreditLineInput(StrictSerializer):
-    line_id = serializers.IntegerField(min_value=1)
+    line_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = serializers.DecimalField(**AMOUNT_DIGITS)
 
 
@@ -120,11 +121,7 @@ class InvoiceCreditNotesView(APIView):
         invoice = _invoice_or_404(invoice_id)
         data = CreditNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key", "")
-        if len(key) > MAX_IDEMPOTENCY_KEY:
-            raise serializers.ValidationError(
-                {"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]}
-            )
+        key = idempotency_key_from(request)
         values = data.validated_data
         lines = values.get("lines")
         note = credit_note_issue(
@@ -236,7 +233,7 @@ class CouponInput(StrictSerializer):
     duration_periods = serializers.IntegerField(
         min_value=1, max_value=MAX_DURATION_PERIODS, required=False
     )
-    expires_at = serializers.DateTimeField(required=False)
+    expires_at = AwareDateTimeField(required=False)
     max_redemptions = serializers.IntegerField(min_value=1, max_value=10**9, required=False)
     plans = serializers.ListField(
         child=serializers.SlugField(max_length=100), required=False, max_length=100

@@ -53,10 +53,15 @@ def invoice_tax_rates(*, customer: Customer, subscription: Subscription | None) 
     """The rates an invoice of this customer gets: its own, else its plan's (none if exempt)."""
     if customer.tax_exempt or not customer.pk:
         return []
-    rates = list(customer.tax_rates.filter(active=True).order_by("name", "id"))
+    # .all(): the close prefetches both (invoices.services.cycles), the preview reads them.
+    rates = _active(customer.tax_rates.all())
     if not rates and subscription is not None:
-        rates = list(subscription.plan.tax_rates.filter(active=True).order_by("name", "id"))
+        rates = _active(subscription.plan.tax_rates.all())
     return rates
+
+
+def _active(rates) -> list[TaxRate]:
+    return sorted((rate for rate in rates if rate.active), key=lambda rate: (rate.name, rate.pk))
 
 
 def taxes_for(*, taxable: Decimal, rates: list[TaxRate], exponent: int) -> list[TaxShare]:
@@ -96,6 +101,9 @@ def coupon_shares(
     invoice_id: a draft being refreshed (its own discounts are left out of what was used).
     """
     if kind != InvoiceKind.SUBSCRIPTION or subscription is None or not customer.pk:
+        return []
+    # The close prefetches the customer's coupons: most customers have none, and cost nothing.
+    if not any(one.removed_at is None for one in customer.coupons.all()):
         return []
     applied = list(
         AppliedCoupon.objects.filter(customer=customer, removed_at=None)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 
 from billing.errors import AppError
 from catalog.currencies import currency_exponent, format_money, round_to_currency
+from customers.services.wallets import wallet_credit
 from invoices.balances import invoice_balance
 from invoices.models import (
     CreditNote,
@@ -35,6 +36,7 @@ from invoices.models import (
     InvoiceOffset,
     InvoiceStatus,
 )
+from invoices.services.numbering import sequence_take
 from invoices.signals import credit_note_issued
 from rating.adjustments import percentage_of, spread_pro_rata
 
@@ -63,23 +65,7 @@ class LineCredit:
 
 def credit_note_number_next(*, year: int) -> str:
     """The next credit note number of `year`, inside the issuing transaction (row-locked)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Credit note numbers are taken inside the issuing transaction.")
-    table = connection.ops.quote_name(CreditNoteSequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_number = last_number + 1 WHERE year = %s "
-            "RETURNING last_number",
-            [year],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        sequence, _ = CreditNoteSequence.objects.select_for_update().get_or_create(year=year)
-        sequence.last_number += 1
-        sequence.save(update_fields=["last_number"])
-        last = sequence.last_number
-    else:
-        last = row[0]
+    last = sequence_take(sequence=CreditNoteSequence, year=year, count=1)
     return NUMBER_FORMAT.format(year=year, number=last)
 
 
@@ -312,8 +298,6 @@ def credit_note_to_wallet(*, note: CreditNote, at: datetime) -> str:
     The integration point with the wallets (customers.services.wallets.wallet_credit,
     idempotent on source_key "credit_note:<id>").
     """
-    from customers.services.wallets import wallet_credit
-
     transaction_row = wallet_credit(
         customer=note.customer,
         currency=note.currency,
@@ -321,6 +305,7 @@ def credit_note_to_wallet(*, note: CreditNote, at: datetime) -> str:
         reason=f"Credit note {note.number}: {note.reason}"[:300],
         source_key=f"credit_note:{note.pk}",
         created_by=note.created_by,
+        at=at,
     )
     return str(getattr(transaction_row, "pk", "") or "")
 
@@ -362,3 +347,16 @@ def offsets_apply(*, invoice: Invoice) -> Decimal:
         invoice.amount_credited += taken
         invoice.save(update_fields=["amount_credited", "updated_at"])
     return taken
+
+
+def offsets_release(*, invoice: Invoice) -> Decimal:
+    """On voiding: give back the next-invoice credit the invoice had taken (its notes' offsets
+    are then taken by the customer's next finalized invoice, its reissue included)."""
+    released = ZERO
+    for offset in InvoiceOffset.objects.filter(invoice=invoice).select_related("credit_note"):
+        note = CreditNote.objects.select_for_update().get(pk=offset.credit_note_id)
+        note.offset_used -= offset.amount
+        note.save(update_fields=["offset_used", "updated_at"])
+        released += offset.amount
+        offset.delete()
+    return released

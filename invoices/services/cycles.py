@@ -90,7 +90,11 @@ def _with_phases(subscriptions):
         Prefetch(
             "phases",
             queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
-        )
+        ),
+        # What draft_totals reads for taxes and coupons (invoices.services.adjustments).
+        "customer__tax_rates",
+        "customer__coupons",
+        "plan__tax_rates",
     )
 
 
@@ -203,13 +207,18 @@ def subscriptions_close_periods(
                 Subscription.objects.select_for_update(of=("self",)).filter(pk__in=subscription_ids)
             ).order_by("pk")
             locked = locked.filter(billing_blocked_at=None)  # blocked ones: one by one
-            ready, settled = [], set()
+            ready, settled, customers = [], set(), set()
             for subscription in locked:
                 state = billing_state(subscription=subscription)
                 step = next_step(subscription=subscription, state=state, at=at)
                 if step is None:
                     settled.add(subscription.pk)
                 elif step.kind == StepKind.PERIOD_CLOSE:
+                    if subscription.customer_id in customers:
+                        # One invoice per customer per batch: its coupons (computed before the
+                        # batch is saved) see what the customer's previous invoice used.
+                        continue
+                    customers.add(subscription.customer_id)
                     try:
                         draft = step_build(subscription=subscription, step=step, ctx=ctx)
                     except RECOVERABLE:

@@ -14,7 +14,7 @@ from django.db import transaction
 from billing.errors import AppError
 from invoices.documents import invoice_on_finalized
 from invoices.models import Invoice, InvoiceKind, InvoiceStatus
-from invoices.services.credit_notes import invoice_creditable
+from invoices.services.credit_notes import invoice_creditable, offsets_release
 from invoices.services.credits import TOTAL_FIELDS as CREDIT_FIELDS
 from invoices.services.credits import invoice_credits_apply
 from invoices.services.numbering import finalization_fields
@@ -77,6 +77,7 @@ def invoice_void(*, invoice: Invoice, at: datetime, reissue: bool | None = None)
             f"Invoice {invoice} is {invoice.status}: only a draft, finalized or uncollectible "
             "invoice (or a paid one credited in full) can be voided."
         )
+    offsets_release(invoice=invoice)
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = at
     invoice.reissue_requested = bool(

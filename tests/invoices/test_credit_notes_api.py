@@ -210,3 +210,51 @@ def test_an_exempt_customers_reason_is_printed(client, db):
 
     text = _pdf_text(client.get(invoice_pdf_url(invoice=invoice).removeprefix(BASE)))
     assert "Tax exempt: Diplomatic mission" in text
+
+
+def test_a_credit_note_is_announced_by_webhook(api_client, invoice):
+    from notifications.models import WebhookEndpoint, WebhookMessage
+
+    WebhookEndpoint.objects.create(url="https://hooks.example/t", secret="whsec_dGVzdA==")
+    note = _post(
+        api_client, invoice.pk, {"amount": "10.00", "reason": "Goodwill", "outcome": "wallet"}
+    ).json()
+
+    body = WebhookMessage.objects.get(event_type="credit_note.created").body
+    assert f'"number":"{note["number"]}"' in body
+    assert '"total":"10.00"' in body and '"invoice_number":"INV-2026-000123"' in body
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_credit_notes_issued_at_once_take_consecutive_numbers_and_never_over_credit():
+    """Four notes of 40.00 at once on a 110.75 invoice: the row locks let two through, with
+    consecutive numbers; the others are refused (only 30.75 left) and take no number."""
+    from tests.invoices.test_concurrency import run_at_once
+
+    invoice = FinalizedInvoiceFactory(
+        subtotal=Decimal("100.00"), total=Decimal("110.75"), amount_due=Decimal("110.75")
+    )
+    FeeLineFactory(invoice=invoice, amount=Decimal("100.00"))
+    from billing.errors import AppError
+    from invoices.services.credit_notes import credit_note_issue
+
+    def issue():
+        try:
+            return credit_note_issue(
+                invoice=invoice,
+                reason="r",
+                outcome="wallet",
+                at=invoice.issued_at,
+                amount=Decimal("40.00"),
+            ).number
+        except AppError as error:
+            return str(error)
+
+    outcomes = run_at_once(issue, count=4)
+
+    numbers = sorted(outcome for outcome in outcomes if outcome.startswith("CN-"))
+    assert numbers == ["CN-2026-000001", "CN-2026-000002"]
+    assert sum("left to credit" in outcome for outcome in outcomes) == 2
+    invoice.refresh_from_db()
+    assert invoice.amount_credited == Decimal("80.00")

@@ -178,3 +178,28 @@ def test_a_next_invoice_credit_note_is_taken_off_the_next_invoice(api_client):
     ]
     listed = api_client.get("/api/v1/credit-notes", {"customer": customer.external_id}).json()
     assert [(n["number"], n["offset_used"]) for n in listed] == [(note["number"], "70.00")]
+
+
+def test_voiding_an_invoice_gives_back_the_next_invoice_credit_it_took(api_client):
+    from invoices.services import invoice_void
+
+    customer = CustomerFactory()
+    invoice, _, _ = _issued_with_lines(customer)
+    api_client.post(
+        f"/api/v1/invoices/{invoice.pk}/payments",
+        {"amount": "100.00", "method": "bank_transfer"},
+        format="json",
+    )
+    api_client.post(
+        f"/api/v1/invoices/{invoice.pk}/credit-notes",
+        {"amount": "30.00", "reason": "Downgrade", "outcome": "next_invoice"},
+        format="json",
+    )
+    taker = issued_invoice(customer=customer, amount="50.00", at=utc(2026, 3, 1))
+    assert taker.amount_credited == Decimal("30.00")
+
+    invoice_void(invoice=taker, at=utc(2026, 3, 2), reissue=False)
+    following = issued_invoice(customer=customer, amount="50.00", at=utc(2026, 4, 1))
+
+    assert following.amount_credited == Decimal("30.00")
+    assert CreditNote.objects.get().offset_used == Decimal("30.00")

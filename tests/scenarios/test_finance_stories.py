@@ -197,3 +197,121 @@ def test_void_and_reissue_after_a_late_event_keeps_both_series_gapless(operator,
         {"amount": "1.00", "reason": "Goodwill", "outcome": "next_invoice"},
     )
     assert second["number"] == "CN-2026-000002"
+
+
+def test_an_operator_rebills_a_late_event_from_the_event_debugger(admin_client, operator):
+    # admin_client first: its login happens before the story's clock starts.
+    from metering.models import Event
+
+    _plan(operator, base="0", unit="2.00")
+    operator.customer("acme")
+    operator.subscribe("acme", "team", utc(2026, 3, 1))
+    operator.events("acme", "seat_used", utc(2026, 3, 10), count=2)
+    operator.close_cycles(at=utc(2026, 4, 1))
+    operator.events("acme", "seat_used", utc(2026, 3, 30), count=1, received_at=utc(2026, 4, 3))
+    operator.close_cycles(at=utc(2026, 4, 3))  # flags the late event
+    late = Event.objects.get(is_late=True)
+
+    page = admin_client.get(f"/admin/metering/event/{late.pk}/change/").content.decode()
+    link = page.split('class="metering-rebill"')[0].rsplit('href="', 1)[1].split('"')[0]
+    link = link.replace("&amp;", "&")
+    rebill_page = admin_client.get(link, follow=True)
+    assert "Void and re-bill this period" in rebill_page.content.decode()
+    target = rebill_page.redirect_chain[-1][0]
+    admin_client.post(target)
+
+    march, reissued = operator.invoices("acme")
+    assert (march["status"], reissued["status"]) == ("void", "finalized")
+    assert (reissued["number"], reissued["total"]) == ("INV-2026-000002", "6.00")
+    assert reissued["period_start"] == march["period_start"]
+
+
+def test_an_operator_issues_a_credit_note_and_gives_a_coupon_in_the_admin(admin_client, operator):
+    from catalog.models import Coupon
+    from customers.models import Customer
+    from invoices.models import Invoice
+
+    _plan(operator)
+    operator.customer("acme")
+    operator.subscribe("acme", "team", utc(2026, 3, 1))
+    operator.close_cycles(at=utc(2026, 4, 1))
+    invoice = Invoice.objects.get()
+    line = invoice.lines.get(kind="base_fee")
+
+    page = admin_client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").content.decode()
+    assert "Issue a credit note" in page
+    form = admin_client.get(f"/admin/invoices/invoice/{invoice.pk}/credit-note/").content.decode()
+    assert "left to credit: <strong>$100.00" in form
+    response = admin_client.post(
+        f"/admin/invoices/invoice/{invoice.pk}/credit-note/",
+        {"reason": "Outage", "outcome": "next_invoice", f"line_{line.pk}": "12.50"},
+    )
+    assert response.status_code == 302
+    page = admin_client.get(f"/admin/invoices/invoice/{invoice.pk}/change/").content.decode()
+    assert "CN-2026-000001" in page and "Outage" in page
+    too_much = admin_client.post(
+        f"/admin/invoices/invoice/{invoice.pk}/credit-note/",
+        {"reason": "Again", "outcome": "wallet", "amount": "87.51"},
+    )
+    assert "only 87.50 USD" in too_much.content.decode()
+
+    coupon = Coupon.objects.create(
+        code="half", name="Half", kind="percentage", percentage=50, duration="once"
+    )
+    customer = Customer.objects.get(external_id="acme")
+    admin_client.post(
+        f"/admin/customers/customer/{customer.pk}/apply-coupon/", {"coupon": coupon.pk}
+    )
+    page = admin_client.get(f"/admin/customers/customer/{customer.pk}/change/").content.decode()
+    assert "<strong>half</strong> — Half, given" in page
+    operator.close_cycles(at=utc(2026, 5, 1))
+    march, april = operator.invoices("acme")
+    # March was unpaid: the note lowered what it owes, nothing was left for the next invoice.
+    assert (march["amount_credited"], march["amount_remaining"]) == ("12.50", "87.50")
+    assert (april["discount"], april["total"], april["amount_remaining"]) == (
+        "50.00",
+        "50.00",
+        "50.00",
+    )
+    assert admin_client.get("/admin/catalog/coupon/").status_code == 200
+    assert admin_client.get("/admin/catalog/taxrate/add/").status_code == 200
+    assert admin_client.get("/admin/invoices/creditnote/").status_code == 200
+
+
+def test_a_coupon_limited_to_plans_and_an_expired_one(operator):
+    _plan(operator)
+    operator.plan(code="solo", name="Solo", base_amount="20.00", base_timing="in_arrears")
+    operator.post(
+        "/api/v1/coupons",
+        {
+            "code": "team-only",
+            "kind": "percentage",
+            "percentage": "50",
+            "duration": "forever",
+            "plans": ["team"],
+        },
+    )
+    operator.post(
+        "/api/v1/coupons",
+        {
+            "code": "old",
+            "kind": "percentage",
+            "percentage": "50",
+            "duration": "forever",
+            "expires_at": "2026-02-01T00:00:00Z",
+        },
+    )
+    operator.customer("teamer")
+    operator.customer("soloist")
+    operator.clock.set(utc(2026, 2, 15))
+    for name in ("teamer", "soloist"):
+        operator.post(f"/api/v1/customers/{name}/coupons", {"coupon": "team-only"})
+        expired = operator.post(f"/api/v1/customers/{name}/coupons", {"coupon": "old"}, status=409)
+        assert "expired" in str(expired)
+    operator.subscribe("teamer", "team", utc(2026, 3, 1))
+    operator.subscribe("soloist", "solo", utc(2026, 3, 1))
+
+    operator.close_cycles(at=utc(2026, 4, 1))
+
+    assert operator.invoices("teamer")[0]["discount"] == "50.00"
+    assert operator.invoices("soloist")[0]["discount"] == "0.00"
