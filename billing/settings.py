@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "notifications",
     # The pricing lab (backtests): at the top, reads the billing apps, writes only its reports.
     "lab",
+    # Finance (revenue recognition, exports, aging): at the top, reads invoices and payments.
+    "finance",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("notifications.urls")),
     path("", include("payments.urls")),
     path("", include("lab.urls")),
+    path("", include("finance.urls")),
 ]
 
 urlpatterns = [

@@ -20,21 +20,23 @@ ZERO = Decimal(0)
 OPEN = (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
 
 
-def _paid_by_invoice(invoice_ids: list[int]) -> dict[int, Decimal]:
-    """{invoice id: collected − refunded}, two queries whatever the number of invoices."""
+def _paid_by_invoice(invoice_ids, at: datetime | None = None) -> dict[int, Decimal]:
+    """{invoice id: collected − refunded}, two queries whatever the number of invoices.
+
+    `at`: only what had settled by then (a payment by its settled_at, else its created_at; a
+    refund by refunded_at), for the receivables aging as of a past date."""
     paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    collected = (
-        Payment.objects.filter(invoice_id__in=invoice_ids, status__in=COLLECTED)
-        .values("invoice_id")
-        .annotate(total=Sum("amount"))
-    )
+    payments = Payment.objects.filter(invoice_id__in=invoice_ids, status__in=COLLECTED)
+    refunds = Refund.objects.filter(payment__invoice_id__in=invoice_ids)
+    if at is not None:
+        payments = payments.alias(settled=Coalesce("settled_at", "created_at")).filter(
+            settled__lte=at
+        )
+        refunds = refunds.filter(refunded_at__lte=at)
+    collected = payments.values("invoice_id").annotate(total=Sum("amount"))
     for row in collected:
         paid[row["invoice_id"]] += row["total"]
-    refunded = (
-        Refund.objects.filter(payment__invoice_id__in=invoice_ids)
-        .values("payment__invoice_id")
-        .annotate(total=Sum("amount"))
-    )
+    refunded = refunds.values("payment__invoice_id").annotate(total=Sum("amount"))
     for row in refunded:
         paid[row["payment__invoice_id"]] -= row["total"]
     return paid
@@ -163,6 +165,12 @@ def customer_receivables(*, customer_id: int, today: date) -> list[Receivables]:
             row[1] += remaining
             row[2] += 1
     return [Receivables(currency, *row) for currency, row in sorted(totals.items())]
+
+
+def amounts_paid_as_of(*, invoice_ids, at: datetime) -> dict[int, Decimal]:
+    """{invoice id: what had been paid on it by `at`} (finance's receivables aging);
+    `invoice_ids` may be a subquery."""
+    return _paid_by_invoice(invoice_ids, at=at)
 
 
 def days_overdue(*, invoice: Invoice, today: date) -> int:

@@ -27,13 +27,14 @@ FORBIDDEN = {
         "payments",
         "notifications",
         "lab",
+        "finance",
     },
-    "catalog": {"customers", "metering", "invoices", "payments", "notifications", "lab"},
-    "customers": {"metering", "invoices", "payments", "notifications", "lab"},
-    "metering": {"invoices", "payments", "notifications", "lab"},
-    "invoices": {"payments", "notifications", "lab"},
-    "payments": {"notifications", "lab"},
-    "notifications": {"lab"},
+    "catalog": {"customers", "metering", "invoices", "payments", "notifications", "lab", "finance"},
+    "customers": {"metering", "invoices", "payments", "notifications", "lab", "finance"},
+    "metering": {"invoices", "payments", "notifications", "lab", "finance"},
+    "invoices": {"payments", "notifications", "lab", "finance"},
+    "payments": {"notifications", "lab", "finance"},
+    "notifications": {"lab", "finance"},
 }
 
 

@@ -240,6 +240,16 @@ def _custom_views(world):
             f"/admin/lab/backtest/{Backtest.objects.get().pk}/csv/",
             ["lab.view_backtest"],
         ),
+        "finance_revenuereport_csv": (
+            "get",
+            "/admin/finance/revenuereport/csv/",
+            ["finance.view_revenuereport"],
+        ),
+        "finance_receivablesaging_csv": (
+            "get",
+            "/admin/finance/receivablesaging/csv/",
+            ["finance.view_receivablesaging"],
+        ),
         "auth_user_password_change": (
             "get",
             f"/admin/auth/user/{User.objects.order_by('pk').first().pk}/password/",
