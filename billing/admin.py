@@ -46,10 +46,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 exports_register(admin.site)
 
-admin.site.site_header = "Tally"
-admin.site.site_title = "Tally billing"
-admin.site.index_title = "Billing operations"
-
 
 # --- Audit log (docs/operations.md, "Audit log") ---------------------------------------------
 
