@@ -7,6 +7,7 @@ from django.utils import timezone
 import payments.admin  # noqa: F401  (registers the base admins first)
 from console.panels import customer_panels
 from customers.models import Customer
+from invoices.selectors import invoice_list
 from payments.admin import CustomerAdmin as BaseCustomerAdmin
 
 admin.site.unregister(Customer)
@@ -25,3 +26,15 @@ class CustomerAdmin(BaseCustomerAdmin):
             )
         # The panels hold what the parent admins add to the page: skip their extra reads.
         return admin.ModelAdmin.change_view(self, request, object_id, form_url, extra_context)
+
+    def subscribed_message(self, subscription) -> str:
+        issued = invoice_list(customer_external_id=subscription.customer.external_id).filter(
+            subscription=subscription
+        )
+        numbers = [str(invoice) for invoice in issued]
+        made = (
+            f" Invoice{'s' if len(numbers) > 1 else ''} created: {', '.join(numbers)}."
+            if numbers
+            else " No invoice yet: the first one comes at the end of the first period."
+        )
+        return super().subscribed_message(subscription) + made

@@ -216,7 +216,8 @@ class CustomerAdmin(admin.ModelAdmin):
         form = SubscribeForm(
             request.POST or None,
             currency=customer.currency,
-            initial={"started_at": now.replace(second=0, microsecond=0)},
+            # Today at midnight UTC: a monthly plan's periods then read as dates, not 13:49.
+            initial={"started_at": now.replace(hour=0, minute=0, second=0, microsecond=0)},
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -232,11 +233,23 @@ class CustomerAdmin(admin.ModelAdmin):
             except ValidationError as refusal:
                 _form_errors(form, refusal)
             else:
-                messages.success(
-                    request, f"Subscribed {customer.name}: subscription #{subscription.pk}."
-                )
+                messages.success(request, self.subscribed_message(subscription))
                 return HttpResponseRedirect(self._customer_page(customer))
         return self._render(request, customer, form, title=f"Subscribe {customer.name} to a plan")
+
+    def subscribed_message(self, subscription: Subscription) -> str:
+        """The success message of "Subscribe" (the console's admin adds the invoices made)."""
+        return (
+            f"Subscribed {subscription.customer.name} to {subscription.plan.name}: "
+            f"subscription #{subscription.pk}."
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new customer is usually subscribed next: land on its page, not back on the list.
+        if "_addanother" not in request.POST and "_popup" not in request.POST:
+            messages.success(request, f"Customer {obj.name} created: subscribe them to a plan.")
+            return HttpResponseRedirect(self._customer_page(obj))
+        return super().response_add(request, obj, post_url_continue)
 
     def _subscription(self, customer: Customer, subscription_id: int) -> Subscription:
         return get_object_or_404(subscription_list().filter(customer=customer), pk=subscription_id)
