@@ -23,6 +23,8 @@ RESOURCES = [
 
 
 class ApiRootView(APIView):
+    # Open without a key, whatever a key's scope (tests/billing/test_api_key_scopes.py).
+    api_public_endpoint = True
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

@@ -146,17 +146,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`): in production with
-# hashed, compressed, forever-cached names. Elsewhere it serves the files where the finders
-# find them, so DEBUG off works without a collectstatic (the browser tests, `DEBUG=0 make demo`).
+# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`), compressed, in production.
+# Plain names, not a hashed manifest: a page never fails because a deploy skipped collectstatic.
+# Elsewhere it serves the files where the finders find them, so DEBUG off works without a
+# collectstatic (the browser tests, `DEBUG=0 make demo`).
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not IS_PRODUCTION)
 if WHITENOISE_USE_FINDERS:
     # Without a collectstatic there is no STATIC_ROOT yet: nothing to warn about.
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+    warnings.filterwarnings("ignore", message="No directory at")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if IS_PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },

@@ -22,6 +22,11 @@ api_v1 = [
     path("", include("lab.urls")),
 ]
 
+def favicon(request):
+    """The favicon's static URL, resolved per request (hashed names exist after collectstatic)."""
+    return RedirectView.as_view(url=static_url("console/favicon.svg"))(request)
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
@@ -35,7 +40,7 @@ urlpatterns = [
     path("", include("payments.public_urls")),
     path("", include("billing.dashboard_urls")),
     # Browsers ask every site for /favicon.ico; the pages link the SVG one (templates/admin/).
-    path("favicon.ico", RedirectView.as_view(url=static_url("console/favicon.svg"))),
+    path("favicon.ico", favicon),
 ]
 
 if settings.DEBUG:

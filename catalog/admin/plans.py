@@ -250,6 +250,19 @@ class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return not _frozen(obj) and super().has_delete_permission(request, obj)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # A version in use is kept for its subscribers' billing history: say so, instead of
+        # the stock "permission denied" of has_delete_permission.
+        plan = self.get_object(request, object_id)
+        if plan is not None and _frozen(plan) and super().has_delete_permission(request, plan):
+            messages.error(
+                request,
+                f"{plan} has subscribers, so it cannot be deleted: its invoices refer to it. "
+                "Make a new version instead, and move the subscribers to it.",
+            )
+            return HttpResponseRedirect(reverse("admin:catalog_plan_change", args=[plan.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
     # --- saving through the services ------------------------------------------------------
 
     def save_model(self, request, obj, form, change):

@@ -1,5 +1,7 @@
 """The console's navigation bar and its date formatting for periods."""
 
+from datetime import UTC
+
 from django import template
 
 from console.navigation import navigation_for
@@ -21,3 +23,14 @@ def period(start, end) -> str:
     """A period as dates ("Mar 1 – Mar 31, 2026"), times only when it is shorter than a day or
     does not fall on midnights; an opening invoice's empty period as "Opening, Mar 1, 2026"."""
     return period_display(start, end) or "—"
+
+
+@register.filter
+def moment(value) -> str:
+    """A moment for people: "Nov 1, 2026" at midnight UTC, else "Nov 1, 2026 13:49 UTC"."""
+    if not value:
+        return "—"
+    value = value.astimezone(UTC)
+    if (value.hour, value.minute, value.second) == (0, 0, 0):
+        return f"{value:%b} {value.day}, {value.year}"
+    return f"{value:%b} {value.day}, {value.year} {value:%H:%M} UTC"

@@ -17,6 +17,7 @@ from catalog.currencies import money_display
 from invoices.admin.display import line_rows, totals_rows
 from invoices.documents import invoice_hosted_url, invoice_pdf_url
 from invoices.models import Invoice, InvoiceStatus
+from invoices.pdf import period_display
 from invoices.services import (
     invoice_finalize,
     invoice_mark_uncollectible,
@@ -108,9 +109,9 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Period", ordering="period_start")
     def period(self, invoice: Invoice) -> str:
-        if invoice.period_start is None:
-            return "—"
-        return f"{invoice.period_start:%Y-%m-%d %H:%M} → {invoice.period_end:%Y-%m-%d %H:%M}"
+        # Dates for whole days, times only for shorter periods; "Opening, <date>" for the
+        # fees due when a subscription starts (docs/operations.md, "The console").
+        return period_display(invoice.period_start, invoice.period_end) or "—"
 
     @admin.display(description="Total", ordering="total")
     def total_display(self, invoice: Invoice) -> str:
@@ -171,13 +172,14 @@ class InvoiceAdmin(admin.ModelAdmin):
                 invoice.lines.select_related("meter").order_by("position", "id"),
                 currency=invoice.currency,
                 external_customer_id=invoice.customer.external_id,
+                period=(invoice.period_start, invoice.period_end),
             )
             extra_context["totals_rows"] = totals_rows(invoice)
             may_change = self.has_change_permission(request, invoice)
             extra_context["invoice_actions"] = [
                 (
                     name,
-                    verb,
+                    name.replace("-", " ").capitalize(),  # "Mark uncollectible"
                     reverse(f"admin:invoices_invoice_{name.replace('-', '_')}", args=[invoice.pk]),
                 )
                 for name, (_, verb, statuses) in ACTIONS.items()

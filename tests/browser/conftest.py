@@ -51,8 +51,8 @@ def live_url(transactional_db):
         raise thread.error
     yield f"http://127.0.0.1:{thread.port}"
     thread.terminate()
-    for conn in shared.values():
-        conn.dec_thread_sharing()
+    # The shared in-memory connection stays shareable: the request thread of a connection the
+    # browser keeps alive closes it (a no-op in memory) only when the browser lets go.
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,8 @@ class Shots:
 
 
 @pytest.fixture
-def page(chromium, request, settings):
+def page(chromium, live_url, request, settings):
+    """A 1,400 px wide tab; it closes before the live server stops (it depends on it)."""
     # Deployed mode: DEBUG off (the live server renders errors as a production would).
     settings.DEBUG = False
     context = chromium.new_context(viewport=VIEWPORT)
