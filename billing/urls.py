@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("lab.urls")),
 ]
 
+
 def favicon(request):
     """The favicon's static URL, resolved per request (hashed names exist after collectstatic)."""
     return RedirectView.as_view(url=static_url("console/favicon.svg"))(request)

@@ -27,13 +27,17 @@ FORBIDDEN = {
         "payments",
         "notifications",
         "lab",
+        "console",
     },
-    "catalog": {"customers", "metering", "invoices", "payments", "notifications", "lab"},
-    "customers": {"metering", "invoices", "payments", "notifications", "lab"},
-    "metering": {"invoices", "payments", "notifications", "lab"},
-    "invoices": {"payments", "notifications", "lab"},
-    "payments": {"notifications", "lab"},
-    "notifications": {"lab"},
+    "catalog": {"customers", "metering", "invoices", "payments", "notifications", "lab", "console"},
+    "customers": {"metering", "invoices", "payments", "notifications", "lab", "console"},
+    "metering": {"invoices", "payments", "notifications", "lab", "console"},
+    "invoices": {"payments", "notifications", "lab", "console"},
+    "payments": {"notifications", "lab", "console"},
+    "notifications": {"lab", "console"},
+    "lab": {"console"},
+    # billing is the project (settings, API plumbing) every app imports: the console sits above.
+    "billing": {"console"},
 }
 
 
