@@ -38,3 +38,6 @@ class CustomerAdmin(BaseCustomerAdmin):
             else " No invoice yet: the first one comes at the end of the first period."
         )
         return super().subscribed_message(subscription) + made
+
+
+from console import plan_admin  # noqa: E402, F401  (the plan page: subscribers, sample prices)

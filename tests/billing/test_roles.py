@@ -139,6 +139,11 @@ def _custom_views(world):
             f"/admin/catalog/plan/{world['plan'].pk}/new-version/",
             ["catalog.add_plan"],
         ),
+        "catalog_plan_move_subscribers": (
+            "post",
+            f"/admin/catalog/plan/{world['plan'].pk}/move-subscribers/",
+            ["catalog.view_plan", "customers.change_subscription"],
+        ),
         "customers_customer_subscribe": (
             "get",
             f"{base}/subscribe/",
