@@ -107,7 +107,8 @@ def usage_view(site, request):
     if not request.user.has_perm("metering.view_event"):
         raise PermissionDenied
     today = timezone.now().date()
-    form = UsageRangeForm(request.GET or {"start": today.replace(day=1), "end": today})
+    # This month so far unless a range is asked for.
+    form = UsageRangeForm({"start": today.replace(day=1), "end": today, **request.GET.dict()})
     meters = list(Meter.objects.order_by("code"))
     selected = request.GET.get("meter", "")
     if selected:

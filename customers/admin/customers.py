@@ -264,7 +264,14 @@ class CustomerAdmin(admin.ModelAdmin):
             currency=customer.currency,
             initial={"plan": subscription.plan},
         )
-        if request.method == "POST" and form.is_valid():
+        preview = None
+        if request.method == "POST" and form.is_valid() and "_preview" in request.POST:
+            preview = self.change_plan_preview(
+                subscription=subscription,
+                plan=form.cleaned_data["plan"],
+                effective_at=form.cleaned_data["effective_at"],
+            )
+        elif request.method == "POST" and form.is_valid():
             try:
                 subscription_change_plan(
                     subscription=subscription,
@@ -280,7 +287,15 @@ class CustomerAdmin(admin.ModelAdmin):
                 )
                 return HttpResponseRedirect(self._customer_page(customer))
         title = f"Change the plan of subscription #{subscription.pk}"
-        return self._render(request, customer, form, title=title, subscription=subscription)
+        response = self._render(request, customer, form, title=title, subscription=subscription)
+        response.context_data.update(preview=preview, can_preview=self.can_preview_changes)
+        return response
+
+    # The console's customer admin prices a change before it is made (it may read invoices).
+    can_preview_changes = False
+
+    def change_plan_preview(self, *, subscription, plan, effective_at) -> dict | None:
+        return None
 
     def cancel_view(
         self, request: HttpRequest, object_id: str, subscription_id: int
