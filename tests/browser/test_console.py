@@ -54,6 +54,11 @@ def test_a_graduated_plan_is_built_and_priced_in_the_browser(page, live_url):
     page.click("input[name=_continue]")
     assert "was added successfully" in page.inner_text(".messagelist")
     page.shots("plan-saved")
+    # The sample bill prices one quantity on every charge plus the fee.
+    page.fill("#sample-prices [name=sample]", "2500")
+    page.click("#sample-prices input[type=submit]")
+    page.shots("sample-bill")
+    assert page.inner_text("#sample-total") == "$1,600.00"
 
     page.click("text=Price calculator")
     page.fill("#id_quantity", "2500")
