@@ -146,6 +146,7 @@ class ChargeInline(FrozenDecimalsMixin, admin.StackedInline):
     def get_extra(self, request, obj=None, **kwargs):
         # A blank charge form only where the plan has none yet; "Add another Charge" adds one.
         return 0 if obj is not None and obj.charges.exists() else 1
+
     fieldsets = [
         (None, {"fields": [("meter", "model"), ("description", "cadence")]}),
         (

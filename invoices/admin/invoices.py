@@ -51,7 +51,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "period",
         "total_display",
         "amount_due_display",
-        "issued_at",
+        "issued_on",
         "due_date",
     ]
     list_display_links = ["invoice_label"]
@@ -112,6 +112,11 @@ class InvoiceAdmin(admin.ModelAdmin):
         # Dates for whole days, times only for shorter periods; "Opening, <date>" for the
         # fees due when a subscription starts (docs/operations.md, "The console").
         return period_display(invoice.period_start, invoice.period_end) or "—"
+
+    @admin.display(description="Issued", ordering="issued_at")
+    def issued_on(self, invoice: Invoice):
+        # The day is what an operator compares (the time is on the invoice's page).
+        return invoice.issued_at.date() if invoice.issued_at else None
 
     @admin.display(description="Total", ordering="total")
     def total_display(self, invoice: Invoice) -> str:

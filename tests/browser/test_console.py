@@ -2,6 +2,7 @@
 graduated plan and price it, create and subscribe a customer, send usage through the API, read
 the upcoming invoice, close the cycle, open the PDF, record a payment, watch the dashboard."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from billing.services import api_key_create
+from catalog.models import Plan
+from customers.models import Customer
+from invoices.models import Invoice
 from tests.factories import MeterFactory
 from tests.invoices.helpers import pro_plan
 
@@ -162,3 +166,42 @@ def test_a_customer_is_billed_paid_and_the_dashboard_follows(page, live_url, set
     assert figure(page, "outstanding") == "—"
     paid_row = page.locator("#card-status tr", has_text="Paid")
     assert paid_row.inner_text().split()[-1] == "1"
+
+
+def test_every_console_page_with_the_demo_data(page, live_url):
+    """The demo's data on every page an operator opens first, at 1,400 px (screenshots)."""
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    log_in(page, live_url)
+    page.shots("dashboard")
+    assert figure(page, "outstanding") != "—"  # the demo has overdue invoices
+    assert page.locator("#card-revenue svg rect").count() == 12
+
+    customer = Customer.objects.order_by("pk").first()
+    invoice = Invoice.objects.exclude(number=None).order_by("pk").first()
+    plan = Plan.objects.order_by("pk").first()
+    pages = [
+        ("customers", "/admin/customers/customer/", "Customers"),
+        ("customer", f"/admin/customers/customer/{customer.pk}/change/", customer.name),
+        ("subscriptions", "/admin/customers/subscription/", "Subscriptions"),
+        ("plans", "/admin/catalog/plan/", "Plans"),
+        ("plan", f"/admin/catalog/plan/{plan.pk}/change/", "Sample bill"),
+        ("usage", "/admin/usage/", "Usage by customer"),
+        ("events", "/admin/metering/event/", "Events"),
+        ("invoices", "/admin/invoices/invoice/", "Invoices"),
+        ("invoice", f"/admin/invoices/invoice/{invoice.pk}/change/", invoice.number),
+        ("payments", "/admin/payments/payment/", "Payments"),
+        ("overdue", "/admin/payments/overdueinvoice/", "Overdue"),
+        ("api-root", "/api/v1/", "Tally API"),
+    ]
+    for name, path, expected in pages:
+        response = page.goto(f"{live_url}{path}")
+        assert response.status == 200, path
+        page.shots(name)
+        assert expected in page.content(), path
+    # At 1,400 px a list fits: no horizontal scrolling of the invoice list.
+    page.goto(f"{live_url}/admin/invoices/invoice/")
+    overflow = page.evaluate(
+        "() => { const r = document.querySelector('#changelist .results');"
+        " return r.scrollWidth - r.clientWidth; }"
+    )
+    assert overflow <= 0
