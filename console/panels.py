@@ -5,9 +5,12 @@ A panel is a template and one context function `(request, customer, at) -> dict 
 CUSTOMER_PANELS in order; a panel added later (a wallet, entitlements) is one line in the list.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from catalog.currencies import money_display
@@ -29,7 +32,7 @@ RECENT_EVENTS = 10
 @dataclass(frozen=True)
 class Panel:
     template: str
-    context: object  # (request, customer, at) -> dict | None
+    context: Callable[[HttpRequest, Customer, datetime], dict | None]
 
 
 def _may(request, *permissions: str) -> bool:
@@ -169,11 +172,14 @@ CUSTOMER_PANELS: list[Panel] = [
 ]
 
 
-def customer_panels(*, request, customer: Customer, at: datetime) -> list[tuple[str, dict]]:
-    """(template, context) of each panel shown to this user, in page order."""
+def customer_panels(*, request, customer: Customer, at: datetime) -> list[str]:
+    """The HTML of each panel shown to this user, in page order. A panel's template sees its
+    context function's keys as they are (`{{ balance }}`) and as `panel` (`{{ panel.balance }}`),
+    with `customer`, `at`, and the request's context (user, perms)."""
     shown = []
     for panel in CUSTOMER_PANELS:
         context = panel.context(request, customer, at)
         if context is not None:
-            shown.append((panel.template, {**context, "customer": customer, "at": at}))
+            context = {**context, "panel": context, "customer": customer, "at": at}
+            shown.append(render_to_string(panel.template, context, request=request))
     return shown

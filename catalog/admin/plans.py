@@ -237,6 +237,8 @@ class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
 
     @admin.display(description="Base fee")
     def base_fee(self, plan: Plan) -> str:
+        if not plan.base_amount:
+            return "usage only"  # not "$0.00 / month": the plan bills its charges only
         return money_display(plan.base_amount, plan.currency)
 
     @admin.display(description="Charges", ordering="charges__count")
