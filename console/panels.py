@@ -180,6 +180,7 @@ def customer_panels(*, request, customer: Customer, at: datetime) -> list[str]:
     for panel in CUSTOMER_PANELS:
         context = panel.context(request, customer, at)
         if context is not None:
-            context = {**context, "panel": context, "customer": customer, "at": at}
+            context = {**context, "customer": customer, "at": at}
+            context["panel"] = context
             shown.append(render_to_string(panel.template, context, request=request))
     return shown

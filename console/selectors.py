@@ -19,7 +19,7 @@ from invoices.models import Invoice, InvoiceStatus
 from metering.models import Event
 from metering.selectors import Usage, usage_by_customer
 from payments.models import Payment, PaymentStatus
-from payments.selectors import OPEN, Receivables, receivables
+from payments.selectors import OPEN
 from rating import add_interval
 
 ZERO = Decimal("0")
@@ -129,11 +129,6 @@ def revenue_by_month(*, at: datetime, months: int = 12) -> list[MonthRevenue]:
             result.append(MonthRevenue(month.date(), currency, total, count))
         month = add_interval(month, interval="month")
     return result
-
-
-def receivables_total(*, today: date) -> list[Receivables]:
-    """Per currency, what every customer owes on issued invoices and how much is overdue."""
-    return receivables(today=today)
 
 
 def invoices_by_status() -> list[tuple[str, str, int]]:

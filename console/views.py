@@ -21,10 +21,10 @@ from console.selectors import (
     failed_payments_open,
     invoices_by_status,
     mrr,
-    receivables_total,
     revenue_by_month,
     usage_top_customers,
 )
+from payments.selectors import receivables
 from rating.money import decimal_string
 
 TOP_CUSTOMERS = 5
@@ -67,7 +67,7 @@ def dashboard_view(site, request):
                 "overdue": money_display(row.overdue, row.currency),
                 "overdue_invoices": row.overdue_invoices,
             }
-            for row in receivables_total(today=at.date())
+            for row in receivables(today=at.date())
         ]
         context["invoices_url"] = invoices_url
     if user.has_perm("payments.view_payment"):

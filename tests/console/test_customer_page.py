@@ -118,3 +118,13 @@ def test_usage_across_customers_and_its_csv(admin_client, acme):
     assert lines[2].startswith("api_calls,globex,Globex Inc.,7,") and len(lines) == 3
     bad = admin_client.get("/admin/usage/", {"start": "2026-05-01", "end": "2026-04-01"})
     assert "The end must not be before the start." in bad.content.decode()
+
+
+def test_a_customer_without_anything_gets_clear_empty_states(admin_client):
+    idle = customer("idle")
+    html = admin_client.get(f"/admin/customers/customer/{idle.pk}/change/").content.decode()
+    assert (
+        "No subscription yet." in html and f"/admin/customers/customer/{idle.pk}/subscribe/" in html
+    )
+    assert "Nothing owed." in html and "No period left to bill." in html
+    assert "No invoice yet." in html and "No event received for idle yet." in html
