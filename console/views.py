@@ -4,7 +4,8 @@ Thin: each view checks the user's permissions, calls the selectors in console/se
 renders. docs/operations.md, "The console".
 """
 
-from datetime import UTC
+from datetime import UTC, timedelta
+from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
@@ -81,7 +82,11 @@ def dashboard_view(site, request):
             for meter in Meter.objects.order_by("code")
         ]
         context["events"] = events_recent(at=at)
-        context["events_url"] = reverse("admin:metering_event_changelist")
+        # The event list of the same 24 hours (the debugger's status filter narrows it further).
+        since = (at - timedelta(hours=24)).isoformat().replace("+00:00", "Z")
+        context["events_url"] = (
+            reverse("admin:metering_event_changelist") + "?" + urlencode({"received_at__gt": since})
+        )
     return TemplateResponse(request, site.index_template, context)
 
 

@@ -69,7 +69,11 @@ def test_the_dashboard_shows_the_api_figures(admin_client, api_client, billed):
     assert "/admin/invoices/invoice/?status__exact=finalized" in page
     assert "/admin/payments/overdueinvoice/" in page
     assert "/admin/payments/payment/?status__exact=failed" in page
-    assert "/admin/metering/event/?status=unknown_customer" in page
+    events_link = page.split('id="card-events"')[1].split('href="')[2].split('"')[0]
+    assert events_link.startswith("/admin/metering/event/?received_at__gt=")
+    assert events_link.endswith("&amp;status=unknown_customer")
+    listed = admin_client.get(events_link.replace("&amp;", "&"))
+    assert listed.status_code == 200 and "?e=1" not in listed.get("Location", "")
 
 
 def test_the_dashboard_follows_a_payment(admin_client, api_client, billed):
