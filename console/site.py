@@ -9,6 +9,7 @@ from django.urls import path
 # lists each with the permission it needs.
 SITE_VIEWS = [
     ("usage/", "console_usage", "usage_view"),
+    ("export/<str:app_label>/<str:model_name>/", "console_export", "export_view"),
     ("models/", "console_models", "app_index_view"),
 ]
 
@@ -32,7 +33,7 @@ class ConsoleAdminSite(admin.AdminSite):
 
         def bound(name):
             view = getattr(views, name)
-            return self.admin_view(lambda request: view(self, request))
+            return self.admin_view(lambda request, **kwargs: view(self, request, **kwargs))
 
         custom = [path(url, bound(view), name=name) for url, name, view in SITE_VIEWS]
         return custom + super().get_urls()

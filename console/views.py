@@ -7,12 +7,14 @@ renders. docs/operations.md, "The console".
 from datetime import UTC, timedelta
 from urllib.parse import urlencode
 
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.exports import csv_response
+from billing.exports import csv_response, queryset_csv_response
 from catalog.currencies import money_display
 from catalog.models import Meter
 from console.charts import month_chart
@@ -152,3 +154,25 @@ def usage_view(site, request):
             )
         context.update(tables=tables, start=start, end=end, csv_query=request.GET.urlencode())
     return TemplateResponse(request, "admin/console/usage.html", context)
+
+
+def export_view(site, request, app_label: str, model_name: str):
+    """A whole list as CSV, with the filters and search of the list page it is linked from
+    (the list's own ChangeList reads them, so the rows are the list's rows)."""
+    model_admin = next(
+        (
+            admin_
+            for model, admin_ in site._registry.items()
+            if (model._meta.app_label, model._meta.model_name) == (app_label, model_name)
+        ),
+        None,
+    )
+    if model_admin is None:
+        raise Http404("No such list.")
+    if not model_admin.has_view_or_change_permission(request):
+        raise PermissionDenied
+    try:
+        changelist = model_admin.get_changelist_instance(request)
+    except IncorrectLookupParameters:
+        return HttpResponseBadRequest("Those filters do not apply to this list.")
+    return queryset_csv_response(changelist.get_queryset(request))

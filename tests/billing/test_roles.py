@@ -216,6 +216,7 @@ def _custom_views(world):
         ),
         "console_usage": ("get", "/admin/usage/", ["metering.view_event"]),
         "console_models": ("get", "/admin/models/", []),
+        "console_export": ("get", "/admin/export/invoices/invoice/", ["invoices.view_invoice"]),
         "auth_user_password_change": (
             "get",
             f"/admin/auth/user/{User.objects.order_by('pk').first().pk}/password/",
