@@ -1,10 +1,9 @@
 """The console's navigation bar and its date formatting for periods."""
 
-from datetime import UTC
-
 from django import template
 
 from console.navigation import navigation_for
+from customers.admin.display import moment_text
 from invoices.pdf import period_display
 
 register = template.Library()
@@ -28,9 +27,4 @@ def period(start, end) -> str:
 @register.filter
 def moment(value) -> str:
     """A moment for people: "Nov 1, 2026" at midnight UTC, else "Nov 1, 2026 13:49 UTC"."""
-    if not value:
-        return "—"
-    value = value.astimezone(UTC)
-    if (value.hour, value.minute, value.second) == (0, 0, 0):
-        return f"{value:%b} {value.day}, {value.year}"
-    return f"{value:%b} {value.day}, {value.year} {value:%H:%M} UTC"
+    return moment_text(value)

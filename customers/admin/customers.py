@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from customers.admin.display import moment_text
 from customers.admin.forms import CancelForm, ChangePlanForm, CustomerAdminForm, SubscribeForm
 from customers.models import Customer, Subscription, SubscriptionStatus
 from customers.selectors import subscription_list
@@ -68,7 +69,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "latest_plan",
         "latest_status",
         "next_billing_at",
-        "created_at",
+        "created_on",
     ]
     list_display_links = ["external_id", "name"]
     list_filter = [SubscriptionStatusFilter, "currency", "country"]
@@ -122,8 +123,12 @@ class CustomerAdmin(admin.ModelAdmin):
         return customer.latest_status or "—"
 
     @admin.display(description="Next billing", ordering="latest_period_end")
-    def next_billing_at(self, customer: Customer):
-        return customer.latest_period_end
+    def next_billing_at(self, customer: Customer) -> str:
+        return moment_text(customer.latest_period_end)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created_on(self, customer: Customer):
+        return customer.created_at.date()
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["external_id"] if obj is not None else []
