@@ -1,5 +1,6 @@
 """Django settings for Tally, read from the environment (django-environ) with safe dev defaults."""
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -45,7 +46,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the console's site (dashboard home, navigation): console/apps.py.
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,10 +72,15 @@ INSTALLED_APPS = [
     "lab",
     # Finance (revenue recognition, exports, aging): at the top, reads invoices and payments.
     "finance",
+    # The operator's console (dashboard, customer 360, usage across customers): reads every app.
+    "console",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS/JS, the console's) served by the app itself, also with DEBUG
+    # off under gunicorn (docs/operations.md, "Static files").
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,6 +148,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`), compressed, in production.
+# Plain names, not a hashed manifest: a page never fails because a deploy skipped collectstatic.
+# Elsewhere it serves the files where the finders find them, so DEBUG off works without a
+# collectstatic (the browser tests, `DEBUG=0 make demo`).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not IS_PRODUCTION)
+if WHITENOISE_USE_FINDERS:
+    # Without a collectstatic there is no STATIC_ROOT yet: nothing to warn about.
+    warnings.filterwarnings("ignore", message="No directory at")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
@@ -150,6 +173,8 @@ EMAIL_BACKEND = env(
     if not IS_PRODUCTION
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+# For the file backend (`make demo`): the folder the emails are written to, one file each.
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / ".demo-emails")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@tally.example")

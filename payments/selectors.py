@@ -152,7 +152,16 @@ class Receivables:
 def customer_receivables(*, customer_id: int, today: date) -> list[Receivables]:
     """Per currency, what the customer owes on its issued invoices and how much of it is
     overdue."""
-    invoices = list(Invoice.objects.filter(customer_id=customer_id, status__in=OPEN))
+    return receivables(today=today, customer_id=customer_id)
+
+
+def receivables(*, today: date, customer_id: int | None = None) -> list[Receivables]:
+    """Per currency, what is owed on issued invoices (of one customer, or of all) and how much
+    of it is overdue: the console's dashboard and customer page."""
+    invoices = Invoice.objects.filter(status__in=OPEN)
+    if customer_id is not None:
+        invoices = invoices.filter(customer_id=customer_id)
+    invoices = list(invoices)
     balances = invoice_balances(invoices)
     totals: dict[str, list] = {}
     for invoice in invoices:

@@ -28,13 +28,27 @@ FORBIDDEN = {
         "notifications",
         "lab",
         "finance",
+        "console",
     },
-    "catalog": {"customers", "metering", "invoices", "payments", "notifications", "lab", "finance"},
-    "customers": {"metering", "invoices", "payments", "notifications", "lab", "finance"},
-    "metering": {"invoices", "payments", "notifications", "lab", "finance"},
-    "invoices": {"payments", "notifications", "lab", "finance"},
-    "payments": {"notifications", "lab", "finance"},
-    "notifications": {"lab", "finance"},
+    "catalog": {
+        "customers",
+        "metering",
+        "invoices",
+        "payments",
+        "notifications",
+        "lab",
+        "finance",
+        "console",
+    },
+    "customers": {"metering", "invoices", "payments", "notifications", "lab", "finance", "console"},
+    "metering": {"invoices", "payments", "notifications", "lab", "finance", "console"},
+    "invoices": {"payments", "notifications", "lab", "finance", "console"},
+    "payments": {"notifications", "lab", "finance", "console"},
+    "notifications": {"lab", "finance", "console"},
+    "lab": {"finance", "console"},
+    "finance": {"console"},
+    # billing is the project (settings, API plumbing) every app imports: the console sits above.
+    "billing": {"console"},
 }
 
 

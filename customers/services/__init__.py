@@ -1,6 +1,7 @@
 """Actions that write customers and subscriptions: create, update, subscribe, change, cancel."""
 
 from customers.services.customers import EDITABLE_FIELDS, customer_create, customer_update
+from customers.services.moves import MoveReport, plan_move_subscribers
 from customers.services.subscriptions import (
     subscription_advance_period,
     subscription_cancel,
@@ -10,6 +11,8 @@ from customers.services.subscriptions import (
 )
 
 __all__ = [
+    "MoveReport",
+    "plan_move_subscribers",
     "EDITABLE_FIELDS",
     "customer_create",
     "customer_update",

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from catalog.currencies import money_display
 from invoices.models import LineKind
+from invoices.services.drafts import window_text
 from metering.links import event_drilldown_url
 from rating import to_decimal
 from rating.money import decimal_string
@@ -63,14 +64,17 @@ def _breakdown_rows(line, currency: str) -> list[BreakdownRow]:
     return rows
 
 
-def line_rows(lines, *, currency: str, external_customer_id: str) -> list[LineRow]:
-    """One LineRow per line (saved InvoiceLines or a draft's DraftLines)."""
+def line_rows(
+    lines, *, currency: str, external_customer_id: str, period: tuple | None = None
+) -> list[LineRow]:
+    """One LineRow per line (saved InvoiceLines or a draft's DraftLines). A line's window is
+    shown only where it differs from the invoice's `period` (start, end): not repeated."""
     rows = []
     for line in lines:
         usage = line.kind == LineKind.USAGE and line.meter is not None and line.usage_start
         window = ""
-        if line.usage_start and line.usage_end:
-            window = f"{line.usage_start:%Y-%m-%d %H:%M} → {line.usage_end:%Y-%m-%d %H:%M}"
+        if line.usage_start and line.usage_end and (line.usage_start, line.usage_end) != period:
+            window = window_text(line.usage_start, line.usage_end)
         rows.append(
             LineRow(
                 description=line.description,

@@ -20,6 +20,7 @@ from invoices.admin.credit_notes import CreditNoteForm, issued_message
 from invoices.admin.display import line_rows, totals_rows
 from invoices.documents import invoice_hosted_url, invoice_pdf_url
 from invoices.models import Invoice, InvoiceStatus
+from invoices.pdf import period_display
 from invoices.services import (
     invoice_finalize,
     invoice_mark_uncollectible,
@@ -60,7 +61,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "period",
         "total_display",
         "amount_due_display",
-        "issued_at",
+        "issued_on",
         "due_date",
     ]
     list_display_links = ["invoice_label"]
@@ -118,9 +119,14 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Period", ordering="period_start")
     def period(self, invoice: Invoice) -> str:
-        if invoice.period_start is None:
-            return "—"
-        return f"{invoice.period_start:%Y-%m-%d %H:%M} → {invoice.period_end:%Y-%m-%d %H:%M}"
+        # Dates for whole days, times only for shorter periods; "Opening, <date>" for the
+        # fees due when a subscription starts (docs/operations.md, "The console").
+        return period_display(invoice.period_start, invoice.period_end) or "—"
+
+    @admin.display(description="Issued", ordering="issued_at")
+    def issued_on(self, invoice: Invoice):
+        # The day is what an operator compares (the time is on the invoice's page).
+        return invoice.issued_at.date() if invoice.issued_at else None
 
     @admin.display(description="Total", ordering="total")
     def total_display(self, invoice: Invoice) -> str:
@@ -181,6 +187,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 invoice.lines.select_related("meter").order_by("position", "id"),
                 currency=invoice.currency,
                 external_customer_id=invoice.customer.external_id,
+                period=(invoice.period_start, invoice.period_end),
             )
             extra_context["totals_rows"] = totals_rows(invoice)
             extra_context["credit_notes"] = list(invoice.credit_notes.order_by("issued_at", "id"))
@@ -196,7 +203,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             extra_context["invoice_actions"] = [
                 (
                     name,
-                    verb,
+                    name.replace("-", " ").capitalize(),  # "Mark uncollectible"
                     reverse(f"admin:invoices_invoice_{name.replace('-', '_')}", args=[invoice.pk]),
                 )
                 for name, (_, verb, statuses) in ACTIONS.items()
