@@ -13,6 +13,8 @@ SCHEDULES = {
     # Dunning: failed payments whose retry is due (PAYMENT_RETRY_DAYS), unanswered attempts.
     "retry-payments": ("payments.tasks.retry_payments_task", 15),
     "refresh-usage-rollups": ("metering.tasks.refresh_rollups_task", 1),
+    # EVENTS_BACKEND=clickhouse: the outbox's events to ClickHouse (a no-op otherwise).
+    "sync-clickhouse": ("metering.tasks.sync_clickhouse_task", 1),
 }
 
 

@@ -8,3 +8,13 @@ from metering.rollups import rollups_refresh
 def refresh_rollups_task() -> str:
     """The "refresh-usage-rollups" schedule (every minute): recompute the dirty hours."""
     return rollups_refresh(at=timezone.now()).summary()
+
+
+def sync_clickhouse_task() -> str:
+    """The "sync-clickhouse" schedule (every minute): write the outbox's events to ClickHouse.
+    Does nothing unless EVENTS_BACKEND=clickhouse (docs/operations.md)."""
+    from metering.clickhouse import clickhouse_enabled, clickhouse_sync
+
+    if not clickhouse_enabled():
+        return "EVENTS_BACKEND is not clickhouse: nothing to sync"
+    return clickhouse_sync().summary()

@@ -1,0 +1,250 @@
+"""Usage read from ClickHouse (EVENTS_BACKEND=clickhouse; docs/scaling.md, "ClickHouse").
+
+One query over the events table with `FINAL` (one row per (customer, event id), the excluded
+version winning) gives each group's figures; the events still in the outbox (stored in the
+database, not yet in ClickHouse) are excluded from it by pk and aggregated from the database
+instead, and the two add up exactly (`Partial`). So a read is exact at every moment: an event
+counts from the commit that stored it, and never twice.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Trunc
+
+from catalog.models import Aggregation, Meter
+from metering.clickhouse import (
+    CHUNK,
+    SCALE,
+    client,
+    database_name,
+    day_of,
+    events_table,
+    from_micros,
+    micros,
+)
+from metering.expressions import PropertyText
+from metering.models import ClickHouseOutbox, Event
+from metering.properties import filter_value_text, property_path
+from metering.rollups import NUMERIC
+from metering.selectors.rollup_usage import _EXACT, Partial, _add_events
+
+# Beyond this many outbox events for the customers read (the sync is behind), the read goes
+# to the database alone: a NOT IN list that long costs more than it saves.
+MAX_PENDING = 20_000
+BUCKET_MICROS = {"hour": 3_600_000_000, "day": 86_400_000_000}
+
+
+def clickhouse_usage(
+    *, meter: Meter, external_customer_ids: list[str], start: datetime, end: datetime, key
+) -> dict | None:
+    """{group: (count, quantity)} of the meter over [start, end), or None when the outbox is
+    too far behind (the caller then reads the database).
+
+    `key`: None (one group, None), "customer", ("property", path) (None: events without it)
+    or ("bucket", "hour" | "day") (the bucket's start).
+    """
+    customers = list(external_customer_ids)
+    pending = list(
+        ClickHouseOutbox.objects.filter(external_customer_id__in=customers).values_list(
+            "event_pk", flat=True
+        )[: MAX_PENDING + 1]
+    )
+    if len(pending) > MAX_PENDING:
+        return None
+    query = _Query(meter, customers, start, end, key, pending)
+    if meter.aggregation == Aggregation.UNIQUE_COUNT:
+        return _unique_counts(query, meter, pending, start, end, key, customers)
+    partials = query.partials()
+    if pending:
+        _add_events(
+            partials,
+            _pending_events(meter, customers, start, end, pending),
+            meter=meter,
+            key=_event_key(key),
+        )
+    aggregation = meter.aggregation
+    return {group: (part.count, part.quantity(aggregation)) for group, part in partials.items()}
+
+
+def _pending_events(meter, customers, start, end, pending):
+    from metering.selectors.usage import meter_events
+
+    events = Event.objects.filter(
+        pk__in=pending,
+        external_customer_id__in=customers,
+        timestamp__gte=start,
+        timestamp__lt=end,
+    )
+    return meter_events(meter=meter, events=events)
+
+
+def _event_key(key):
+    """The database expression grouping the outbox's events as ClickHouse groups its rows."""
+    if key is None:
+        return None
+    if key == "customer":
+        return F("external_customer_id")
+    kind, value = key
+    if kind == "property":
+        return PropertyText(value)
+    return Trunc("timestamp", value, tzinfo=UTC)
+
+
+class _Query:
+    """The SQL of one read: counted rows of the meter, grouped by the key."""
+
+    def __init__(self, meter, customers, start, end, key, pending):
+        self.meter = meter
+        self.key = key
+        field = ".".join(property_path(meter.field or ""))
+        self.params = {
+            "customers": tuple(customers),
+            "name": meter.event_name,
+            "start": micros(start),
+            "end": micros(end),
+            "first_day": day_of(start),
+            "last_day": day_of(end),
+            "pending": tuple(pending) or (0,),
+            "field": field,
+        }
+        table = f"{database_name()}.{events_table()}"
+        # Conditions on columns no version changes (all but `excluded`) may filter before
+        # FINAL's merge; `excluded` is read after it, so an excluded event's older version
+        # never survives.
+        inner = (
+            f"SELECT * FROM {table} FINAL WHERE customer IN %(customers)s "
+            "AND event_name = %(name)s AND day >= %(first_day)s AND day <= %(last_day)s "
+            "AND ts >= %(start)s AND ts < %(end)s AND pk NOT IN %(pending)s"
+        )
+        conditions = ["excluded = 0"]
+        for index, (prop, allowed) in enumerate(sorted((meter.filters or {}).items())):
+            values = allowed if isinstance(allowed, list | tuple) else [allowed]
+            path = ".".join(property_path(prop))
+            self.params[f"filter{index}"] = path
+            self.params[f"allowed{index}"] = tuple(filter_value_text(value) for value in values)
+            position = f"indexOf(text_paths, %(filter{index})s)"
+            conditions.append(
+                f"{position} > 0 AND text_values[{position}] IN %(allowed{index})s"
+                if values
+                else "0"
+            )
+        if meter.aggregation in NUMERIC:
+            conditions.append("indexOf(num_paths, %(field)s) > 0")
+        elif meter.aggregation == Aggregation.UNIQUE_COUNT:
+            conditions.append("indexOf(text_paths, %(field)s) > 0")
+        self.source = f"({inner}) WHERE {' AND '.join(conditions)}"
+        self.group_columns, self.group_sql = self._grouping()
+
+    def _grouping(self) -> tuple[list[str], str]:
+        key = self.key
+        if key is None:
+            return [], ""
+        if key == "customer":
+            return ["customer"], "customer"
+        kind, value = key
+        if kind == "property":
+            self.params["group"] = ".".join(property_path(value))
+            position = "indexOf(text_paths, %(group)s)"
+            return [
+                f"{position} > 0 AS group_has",
+                f"if({position} > 0, text_values[{position}], '') AS group_value",
+            ], "group_has, group_value"
+        self.params["step"] = BUCKET_MICROS[value]
+        return ["intDiv(ts, %(step)s) AS bucket"], "bucket"
+
+    def group_of(self, values: tuple):
+        key = self.key
+        if key is None:
+            return None
+        if key == "customer":
+            return values[0]
+        if key[0] == "property":
+            return values[1] if values[0] else None
+        return from_micros(values[0] * BUCKET_MICROS[key[1]])
+
+    def run(self, figures: list[str], *, also_group_by: str = "") -> list[tuple]:
+        """[(group, figures...)] of the groups with counted rows."""
+        columns = [*self.group_columns, *figures]
+        sql = f"SELECT {', '.join(columns)} FROM {self.source}"
+        grouping = ", ".join(part for part in (self.group_sql, also_group_by) if part)
+        if grouping:
+            sql += f" GROUP BY {grouping}"
+        width = len(self.group_columns)
+        rows = client().execute(sql, self.params, settings=_READ_SETTINGS)
+        return [(self.group_of(row[:width]), *row[width:]) for row in rows]
+
+    def partials(self) -> dict:
+        aggregation = self.meter.aggregation
+        at = "indexOf(num_paths, %(field)s)"
+        figures = ["count()"]
+        if aggregation in NUMERIC:
+            fits = f"num_wide[{at}] = 0"
+            order = f"tuple(num_c0[{at}], num_c1[{at}], num_c2[{at}], num_c3[{at}])"
+            figures += [
+                *(f"sumIf(num_c{chunk}[{at}], {fits})" for chunk in range(4)),
+                f"max(num_scale[{at}])",
+                f"groupArrayIf(num_text[{at}], num_wide[{at}] = 1)",
+                f"argMinIf(num_text[{at}], {order}, {fits})",
+                f"argMaxIf(num_text[{at}], {order}, {fits})",
+                f"countIf({fits})",
+                f"argMax(num_text[{at}], tuple(ts, pk))",
+                "max(tuple(ts, pk))",
+            ]
+        partials: dict = {}
+        for group, count, *numeric in self.run(figures):
+            if not count:
+                continue
+            part = partials.setdefault(group, Partial())
+            if not numeric:
+                part.add(count=count, total=None, minimum=None, maximum=None, latest=None)
+                continue
+            *sums, scale, wide, smallest, largest, fitting, last_text, (last_ts, last_pk) = numeric
+            units = sum(int(total) * CHUNK ** (3 - index) for index, total in enumerate(sums))
+            total = Decimal(units).scaleb(-SCALE, context=_EXACT)
+            candidates = [Decimal(text) for text in wide]
+            if fitting:
+                candidates += [Decimal(smallest), Decimal(largest)]
+            for text in wide:
+                total = _EXACT.add(total, Decimal(text))
+            total = total.quantize(Decimal(1).scaleb(-int(scale)), context=_EXACT)
+            part.add(
+                count=count,
+                total=total,
+                minimum=min(candidates),
+                maximum=max(candidates),
+                latest=(from_micros(last_ts), last_pk, Decimal(last_text)),
+            )
+        return partials
+
+
+# FINAL's merge, then `excluded`: no condition may move past it (docs/scaling.md).
+_READ_SETTINGS = {"enable_optimize_predicate_expression": 0}
+
+
+def _unique_counts(query: _Query, meter, pending, start, end, key, customers) -> dict:
+    """Distinct values per group: ClickHouse's, plus the outbox events' values it lacks."""
+    value = "text_values[indexOf(text_paths, %(field)s)]"
+    rows = query.run(["count()", f"uniqExact({value})"])
+    found = {group: (count, distinct) for group, count, distinct in rows if count}
+    if pending:
+        events = _pending_events(meter, customers, start, end, pending)
+        group_key = _event_key(key)
+        annotated = events.annotate(
+            usage_value=PropertyText(meter.field),
+            usage_key=group_key if group_key is not None else Value(None, output_field=TextField()),
+        )
+        new = {}
+        for group, text in annotated.values_list("usage_key", "usage_value"):
+            new.setdefault(group, []).append(text)
+        query.params["values"] = tuple(sorted({text for texts in new.values() for text in texts}))
+        query.source += f" AND {value} IN %(values)s"
+        known = set()
+        if query.params["values"]:
+            known = {tuple(row) for row in query.run([f"{value} AS value"], also_group_by="value")}
+        for group, texts in new.items():
+            count, distinct = found.get(group, (0, 0))
+            fresh = {text for text in texts if (group, text) not in known}
+            found[group] = (count + len(texts), distinct + len(fresh))
+    return {group: (count, Decimal(distinct)) for group, (count, distinct) in found.items()}
