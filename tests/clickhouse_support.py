@@ -51,9 +51,11 @@ def clickhouse_store(*, cluster: bool = False):
         CLICKHOUSE_URL=url,
         CLICKHOUSE_CLUSTER=CLUSTER if cluster else "",
     ):
-        if url not in _migrated:
-            clickhouse_migrate()
+        if url not in _migrated:  # a fresh database per test process, the current schema
             _migrated[url] = _nodes(url, cluster=cluster)
+            for node in _migrated[url]:
+                client(node).execute(f"DROP DATABASE IF EXISTS {database_name(url)}")
+            clickhouse_migrate()
         for node in _migrated[url]:
             client(node).execute(f"TRUNCATE TABLE {database_name(url)}.{LOCAL_TABLE}")
         yield
