@@ -2,6 +2,7 @@
 process, emptied before each use. Tests that need it skip when no server answers, so the
 default `make test` needs no ClickHouse (docs/operations.md, "Running with ClickHouse")."""
 
+import functools
 import os
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -28,17 +29,29 @@ def _url(*, cluster: bool) -> str:
     return f"{base}/test_tally_{worker}{'_sharded' if cluster else ''}"
 
 
+def _missing(reason: str) -> None:
+    """Skip, or fail when REQUIRE_CLICKHOUSE is set (CI, where the servers must be running)."""
+    if os.environ.get("REQUIRE_CLICKHOUSE"):
+        pytest.fail(f"{reason}, and REQUIRE_CLICKHOUSE is set")
+    pytest.skip(reason)
+
+
+@functools.cache
+def _reachable(url: str) -> bool:  # asked once per test process
+    return clickhouse_reachable(url)
+
+
 def require_clickhouse(*, cluster: bool = False) -> None:
     """Skip the test unless ClickHouse answers (both shards of CLUSTER for `cluster`)."""
-    if not clickhouse_reachable(URL):
-        pytest.skip(f"no ClickHouse at {URL} (scripts/clickhouse_local.sh start)")
+    if not _reachable(URL):
+        _missing(f"no ClickHouse at {URL} (scripts/clickhouse_local.sh start)")
     if cluster:
         found = client(URL).execute(
             "SELECT host_address, port FROM system.clusters WHERE cluster = %(c)s", {"c": CLUSTER}
         )
         nodes = [f"clickhouse://default@{host}:{port}" for host, port in found]
-        if len(nodes) < 2 or not all(clickhouse_reachable(node) for node in nodes):
-            pytest.skip(f"ClickHouse's cluster {CLUSTER} is not two reachable shards")
+        if len(nodes) < 2 or not all(_reachable(node) for node in nodes):
+            _missing(f"ClickHouse's cluster {CLUSTER} is not two reachable shards")
 
 
 @contextmanager
