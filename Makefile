@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Links in the demo's API answers and emails point at the server make demo starts.
 export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-clickhouse clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: $(STAMP)
 	$(PY) bench/usage_reads.py
 	$(PY) bench/event_debugger.py
 	$(PY) bench/backtest.py
+
+# Usage reads on ClickHouse beside PostgreSQL (starts the two local ClickHouse servers).
+bench-clickhouse: $(STAMP)
+	scripts/clickhouse_local.sh start
+	$(PY) bench/clickhouse_reads.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

@@ -225,36 +225,60 @@ def flatten(properties: object) -> tuple[list[tuple[str, str]], list[tuple[str, 
     return texts, numbers
 
 
-def event_row(event: Event) -> dict:
-    """One ClickHouse row of a stored event."""
-    texts, numbers = flatten(event.properties)
-    moment = event.timestamp.astimezone(UTC)
-    return {
-        "customer": event.external_customer_id,
-        "event_id": event.event_id,
-        "pk": event.pk,
-        "event_name": event.event_name,
-        "ts": micros(moment),
-        "day": moment.date(),
-        "excluded": int(event.excluded_at is not None),
-        "text_paths": [path for path, _ in texts],
-        "text_values": [text for _, text in texts],
-        "num_paths": [path for path, _ in numbers],
-        "num_c0": [number.chunks[0] for _, number in numbers],
-        "num_c1": [number.chunks[1] for _, number in numbers],
-        "num_c2": [number.chunks[2] for _, number in numbers],
-        "num_c3": [number.chunks[3] for _, number in numbers],
-        "num_scale": [number.scale for _, number in numbers],
-        "num_text": [number.text for _, number in numbers],
-        "num_wide": [int(number.wide) for _, number in numbers],
-    }
+# What a ClickHouse row is made of, read from the database without building model objects.
+EVENT_FIELDS = (
+    "pk",
+    "external_customer_id",
+    "event_id",
+    "event_name",
+    "timestamp",
+    "properties",
+    "excluded_at",
+)
 
 
-def rows_insert(rows: list[dict]) -> None:
-    """Insert rows into the events table (synchronously into every shard when distributed)."""
-    if rows:
+def event_columns(events: Iterable[tuple]) -> list[list]:
+    """ClickHouse's columns (in COLUMN_NAMES order) of events given as EVENT_FIELDS tuples."""
+    columns: list[list] = [[] for _ in COLUMN_NAMES]
+    (customer, event_id, pk, name, ts, day, excluded, text_paths, text_values) = columns[:9]
+    (num_paths, c0, c1, c2, c3, scales, num_texts, wides) = columns[9:]
+    for row_pk, row_customer, row_event_id, row_name, moment, properties, excluded_at in events:
+        texts, numbers = flatten(properties)
+        moment = moment.astimezone(UTC)
+        customer.append(row_customer)
+        event_id.append(row_event_id)
+        pk.append(row_pk)
+        name.append(row_name)
+        ts.append(micros(moment))
+        day.append(moment.date())
+        excluded.append(int(excluded_at is not None))
+        text_paths.append([path for path, _ in texts])
+        text_values.append([text for _, text in texts])
+        num_paths.append([path for path, _ in numbers])
+        c0.append([number.chunks[0] for _, number in numbers])
+        c1.append([number.chunks[1] for _, number in numbers])
+        c2.append([number.chunks[2] for _, number in numbers])
+        c3.append([number.chunks[3] for _, number in numbers])
+        scales.append([number.scale for _, number in numbers])
+        num_texts.append([number.text for _, number in numbers])
+        wides.append([int(number.wide) for _, number in numbers])
+    return columns
+
+
+def events_write(events) -> int:
+    """Write a queryset of events to ClickHouse; how many were written."""
+    columns = event_columns(events.values_list(*EVENT_FIELDS))
+    rows_insert(columns)
+    return len(columns[0])
+
+
+def rows_insert(columns: list[list]) -> None:
+    """Insert columns into the events table (synchronously into every shard when distributed)."""
+    if columns and columns[0]:
         table = f"{database_name()}.{events_table()}"
-        client().execute(f"INSERT INTO {table} ({', '.join(COLUMN_NAMES)}) VALUES", rows)
+        client().execute(
+            f"INSERT INTO {table} ({', '.join(COLUMN_NAMES)}) VALUES", columns, columnar=True
+        )
 
 
 # --- writes: the outbox ------------------------------------------------------------------
@@ -296,10 +320,8 @@ def clickhouse_sync(*, batch_size: int = SYNC_BATCH, max_batches: int = 100) -> 
             if not queued:
                 break
             pks = {event_pk for _, event_pk in queued}
-            rows = [event_row(event) for event in Event.objects.filter(pk__in=pks)]
-            rows_insert(rows)
+            written += events_write(Event.objects.filter(pk__in=pks))
             ClickHouseOutbox.objects.filter(id__in=[row_id for row_id, _ in queued]).delete()
-        written += len(rows)
         batches += 1
         if len(queued) < batch_size:
             break
@@ -312,12 +334,15 @@ def clickhouse_backfill(*, batch_size: int = SYNC_BATCH, since_pk: int = 0) -> i
     written = 0
     last = since_pk
     while True:
-        events = list(Event.objects.filter(pk__gt=last).order_by("pk")[:batch_size])
-        if not events:
+        pks = list(
+            Event.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not pks:
             return written
-        rows_insert([event_row(event) for event in events])
-        written += len(events)
-        last = events[-1].pk
+        written += events_write(Event.objects.filter(pk__gte=pks[0], pk__lte=pks[-1]))
+        last = pks[-1]
 
 
 def day_of(moment: datetime) -> date:

@@ -149,8 +149,11 @@ class _Query:
         ):
             columns += ["text_paths", "text_values"]
         if meter.aggregation in NUMERIC:
-            columns += ["num_paths", "num_c0", "num_c1", "num_c2", "num_c3"]
-            columns += ["num_scale", "num_text", "num_wide"]
+            columns += ["num_paths", "num_text"]
+        if meter.aggregation in NUMERIC - {Aggregation.LATEST}:
+            columns += ["num_c0", "num_c1", "num_c2", "num_c3", "num_wide"]
+        if meter.aggregation in (Aggregation.SUM, Aggregation.AVG):
+            columns.append("num_scale")
         return columns
 
     def _grouping(self) -> tuple[list[str], str]:
@@ -192,47 +195,53 @@ class _Query:
         return [(self.group_of(row[:width]), *row[width:]) for row in rows]
 
     def partials(self) -> dict:
+        """{group: Partial} with the figures the meter's aggregation needs, and only those
+        (each aggregate over a customer's million rows costs)."""
         aggregation = self.meter.aggregation
         at = "indexOf(num_paths, %(field)s)"
+        fits, wide = f"num_wide[{at}] = 0", f"num_wide[{at}] = 1"
+        chunks = [f"num_c{chunk}[{at}]" for chunk in range(4)]
         figures = ["count()"]
-        if aggregation in NUMERIC:
-            fits = f"num_wide[{at}] = 0"
-            order = f"tuple(num_c0[{at}], num_c1[{at}], num_c2[{at}], num_c3[{at}])"
+        if aggregation in (Aggregation.SUM, Aggregation.AVG):
+            figures += [f"sumIf({chunk}, {fits})" for chunk in chunks]
+            figures += [f"max(num_scale[{at}])", f"groupArrayIf(num_text[{at}], {wide})"]
+        elif aggregation in (Aggregation.MIN, Aggregation.MAX):
+            pick = "argMinIf" if aggregation == Aggregation.MIN else "argMaxIf"
             figures += [
-                *(f"sumIf(num_c{chunk}[{at}], {fits})" for chunk in range(4)),
-                f"max(num_scale[{at}])",
-                f"groupArrayIf(num_text[{at}], num_wide[{at}] = 1)",
-                f"argMinIf(num_text[{at}], {order}, {fits})",
-                f"argMaxIf(num_text[{at}], {order}, {fits})",
+                f"{pick}(num_text[{at}], tuple({', '.join(chunks)}), {fits})",
                 f"countIf({fits})",
-                f"argMax(num_text[{at}], tuple(ts, pk))",
-                "max(tuple(ts, pk))",
+                f"groupArrayIf(num_text[{at}], {wide})",
             ]
+        elif aggregation == Aggregation.LATEST:
+            figures += [f"argMax(num_text[{at}], tuple(ts, pk))", "max(tuple(ts, pk))"]
         partials: dict = {}
-        for group, count, *numeric in self.run(figures):
-            if not count:
-                continue
-            part = partials.setdefault(group, Partial())
-            if not numeric:
-                part.add(count=count, total=None, minimum=None, maximum=None, latest=None)
-                continue
-            *sums, scale, wide, smallest, largest, fitting, last_text, (last_ts, last_pk) = numeric
-            units = sum(int(total) * CHUNK ** (3 - index) for index, total in enumerate(sums))
-            total = Decimal(units).scaleb(-SCALE, context=_EXACT)
-            candidates = [Decimal(text) for text in wide]
-            if fitting:
-                candidates += [Decimal(smallest), Decimal(largest)]
-            for text in wide:
-                total = _EXACT.add(total, Decimal(text))
-            total = total.quantize(Decimal(1).scaleb(-int(scale)), context=_EXACT)
-            part.add(
-                count=count,
-                total=total,
-                minimum=min(candidates),
-                maximum=max(candidates),
-                latest=(from_micros(last_ts), last_pk, Decimal(last_text)),
-            )
+        for group, count, *found in self.run(figures):
+            if count:
+                partials.setdefault(group, Partial()).add(
+                    count=count, **_figures(aggregation, found)
+                )
         return partials
+
+
+def _figures(aggregation: str, found: list) -> dict:
+    """Partial.add's figures from one group's ClickHouse row (see `_Query.partials`)."""
+    figures = {"total": None, "minimum": None, "maximum": None, "latest": None}
+    if aggregation in (Aggregation.SUM, Aggregation.AVG):
+        *sums, scale, wide = found
+        units = sum(int(total) * CHUNK ** (3 - index) for index, total in enumerate(sums))
+        total = Decimal(units).scaleb(-SCALE, context=_EXACT)
+        for text in wide:  # values with more decimals than the chunks keep: added exactly
+            total = _EXACT.add(total, Decimal(text))
+        figures["total"] = total.quantize(Decimal(1).scaleb(-int(scale)), context=_EXACT)
+    elif aggregation in (Aggregation.MIN, Aggregation.MAX):
+        best, fitting, wide = found
+        candidates = [Decimal(text) for text in wide] + ([Decimal(best)] if fitting else [])
+        key = "minimum" if aggregation == Aggregation.MIN else "maximum"
+        figures[key] = (min if aggregation == Aggregation.MIN else max)(candidates)
+    elif aggregation == Aggregation.LATEST:
+        text, (moment, pk) = found
+        figures["latest"] = (from_micros(moment), pk, Decimal(text))
+    return figures
 
 
 # FINAL's merge, then `excluded`: no condition may move past it (docs/scaling.md).

@@ -22,9 +22,8 @@ from metering import clickhouse as store
 from metering.clickhouse import (
     clickhouse_backfill,
     clickhouse_sync,
-    event_row,
+    events_write,
     flatten,
-    rows_insert,
     stored_number,
 )
 from metering.models import ClickHouseOutbox, Event, RollupCoverage
@@ -152,7 +151,7 @@ def sync_both() -> None:
     it), then the single server's sync writes them and empties the outbox."""
     queued = ClickHouseOutbox.objects.values_list("event_pk", flat=True)
     with clickhouse_store_settings(cluster=True):
-        rows_insert([event_row(each) for each in Event.objects.filter(pk__in=queued)])
+        events_write(Event.objects.filter(pk__in=queued))
     with clickhouse_store_settings(cluster=False):
         clickhouse_sync()
 
@@ -247,7 +246,7 @@ def test_an_event_counts_at_once_before_the_sync_and_once_after_it(db, clickhous
 def test_a_failed_sync_keeps_the_outbox_and_the_reads_exact(db, clickhouse):
     meter = MeterFactory(event_name="call", aggregation="count")
     ingest([event(1, 10), event(2, 20)])
-    with mock.patch.object(store, "rows_insert", side_effect=OSError("ClickHouse is down")):
+    with mock.patch.object(store, "client", side_effect=OSError("ClickHouse is down")):
         with pytest.raises(OSError):
             clickhouse_sync()
     assert ClickHouseOutbox.objects.count() == 2
