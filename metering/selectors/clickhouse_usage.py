@@ -149,7 +149,7 @@ class _Query:
         ):
             columns += ["text_paths", "text_values"]
         if meter.aggregation in NUMERIC:
-            columns += ["num_paths", "num_text"]
+            columns += ["num_paths", "num_text"]  # ClickHouse reads only those a query uses
         if meter.aggregation in NUMERIC - {Aggregation.LATEST}:
             columns += ["num_c0", "num_c1", "num_c2", "num_c3", "num_wide"]
         if meter.aggregation in (Aggregation.SUM, Aggregation.AVG):
@@ -204,7 +204,7 @@ class _Query:
         figures = ["count()"]
         if aggregation in (Aggregation.SUM, Aggregation.AVG):
             figures += [f"sumIf({chunk}, {fits})" for chunk in chunks]
-            figures += [f"max(num_scale[{at}])", f"groupArrayIf(num_text[{at}], {wide})"]
+            figures += [f"max(num_scale[{at}])", f"countIf({wide})"]
         elif aggregation in (Aggregation.MIN, Aggregation.MAX):
             pick = "argMinIf" if aggregation == Aggregation.MIN else "argMaxIf"
             figures += [
@@ -214,8 +214,16 @@ class _Query:
             ]
         elif aggregation == Aggregation.LATEST:
             figures += [f"argMax(num_text[{at}], tuple(ts, pk))", "max(tuple(ts, pk))"]
+        rows = self.run(figures)
+        if aggregation in (Aggregation.SUM, Aggregation.AVG) and any(row[-1] for row in rows):
+            # Values with more decimals than the chunks keep (rare): their texts, summed in
+            # Python. A second query, so that the usual read never reads the texts.
+            texts = dict(self.run([f"groupArrayIf(num_text[{at}], {wide})"]))
+            rows = [(*row[:-1], texts.get(row[0], [])) for row in rows]
+        elif aggregation in (Aggregation.SUM, Aggregation.AVG):
+            rows = [(*row[:-1], []) for row in rows]
         partials: dict = {}
-        for group, count, *found in self.run(figures):
+        for group, count, *found in rows:
             if count:
                 partials.setdefault(group, Partial()).add(
                     count=count, **_figures(aggregation, found)
