@@ -7,7 +7,6 @@ server, and a Distributed table over two ClickHouse shards. The other tests pin 
 mechanics one by one. All skip when no ClickHouse answers (scripts/clickhouse_local.sh).
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from unittest import mock
@@ -36,31 +35,14 @@ from metering.selectors import (
     usage_series,
 )
 from metering.selectors import clickhouse_usage as reads_module
-from metering.services import event_exclude, events_ingest
-from metering.validation import loads
+from metering.services import event_exclude
 from tests.clickhouse_support import clickhouse_store, require_clickhouse
 from tests.factories import MeterFactory
+from tests.metering.test_rollups import AT, BASE, CUSTOMERS, event, ingest, minutes, windows
 
-BASE = datetime(2026, 3, 1, tzinfo=UTC)
-AT = datetime(2026, 3, 10, tzinfo=UTC)
-CUSTOMERS = ["acme", "globex"]
 MONTH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
 pytestmark = pytest.mark.clickhouse
-
-
-def ingest(events: list[dict]) -> None:
-    events_ingest(payloads=loads(json.dumps(events)), at=AT)
-
-
-def event(event_id, minute, *, customer="acme", name="call", **properties) -> dict:
-    return {
-        "event_id": str(event_id),
-        "event_name": name,
-        "external_customer_id": customer,
-        "timestamp": (BASE + timedelta(minutes=minute)).isoformat(),
-        "properties": properties,
-    }
 
 
 def acme(meter, start=MONTH[0], end=MONTH[1]) -> Usage:
@@ -87,10 +69,6 @@ values = st.one_of(
     ),
     st.none(),
 )
-minutes = st.one_of(
-    st.integers(0, 72).map(lambda hour: hour * 60),  # on an hour (and day) boundary
-    st.integers(0, 72 * 60),
-)
 
 
 @st.composite
@@ -113,10 +91,6 @@ def stream_events(draw):
         "properties": properties,
     }
 
-
-windows = st.tuples(minutes, minutes).map(
-    lambda pair: (BASE + timedelta(minutes=min(pair)), BASE + timedelta(minutes=max(pair) + 1))
-)
 
 METERS = [
     {"aggregation": "count"},
