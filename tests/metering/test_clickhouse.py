@@ -282,3 +282,33 @@ def test_properties_are_flattened_as_a_meter_reads_them():
     assert stored_number(Decimal("-0.0")).text == "0.0"
     assert stored_number(Decimal("0.5")).chunks == (0, 0, 500_000_000, 0)
     assert stored_number(Decimal("1e18")).wide
+
+
+def test_the_task_and_the_command_sync_the_outbox(db, clickhouse):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from metering.tasks import sync_clickhouse_task
+
+    meter = MeterFactory(event_name="call", aggregation="count")
+    ingest([event(1, 10), event(2, 20)])
+    assert sync_clickhouse_task() == "2 events written to ClickHouse in 1 batches"
+    ingest([event(3, 30)])
+    output = StringIO()
+    call_command("clickhouse_events", "--migrate", "--sync", stdout=output)
+    assert "1 events written to ClickHouse in 1 batches" in output.getvalue()
+    assert not ClickHouseOutbox.objects.exists()
+    assert acme(meter) == Usage(Decimal("3"), 3)
+
+
+def test_without_the_clickhouse_backend_nothing_is_queued_or_synced(db):
+    from django.core.management import CommandError, call_command
+
+    from metering.tasks import sync_clickhouse_task
+
+    ingest([event(1, 10)])
+    assert not ClickHouseOutbox.objects.exists()
+    assert sync_clickhouse_task() == "EVENTS_BACKEND is not clickhouse: nothing to sync"
+    with pytest.raises(CommandError, match="EVENTS_BACKEND is not clickhouse"):
+        call_command("clickhouse_events", "--sync")
