@@ -140,13 +140,16 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     # SQLite runs one write transaction at a time: the rows above the highest id are ours.
-    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    queue = clickhouse_enabled()
+    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() if queue else 0
     accepted = _insert_rows_sqlite(
         rows, received=received, table=table, columns=columns, conflict=conflict, adapt=adapt
     )
-    if accepted and clickhouse_enabled():
+    if accepted and queue:
         outbox_add(
-            events=Event.objects.filter(pk__gt=before).values_list("pk", "external_customer_id")
+            events=Event.objects.filter(pk__gt=before or 0).values_list(
+                "pk", "external_customer_id"
+            )
         )
     return accepted
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 DIR="${CLICKHOUSE_LOCAL_DIR:-/tmp/tally-clickhouse}"
 PORTS=(19000 19001)
-SERVER="$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)"
+SERVER="$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)"  # /usr/sbin: not in every PATH
 
 config() {  # $1: index (0, 1)
   local port=${PORTS[$1]} home="$DIR/server$1"

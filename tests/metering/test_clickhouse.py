@@ -146,7 +146,7 @@ class EveryStoreGivesTheSameUsage(TestCase):
         super().setUpClass()
         require_clickhouse(cluster=True)
 
-    @settings(max_examples=12, deadline=None)
+    @settings(max_examples=10, deadline=None)
     @given(
         batches=st.lists(st.lists(stream_events(), max_size=25), min_size=1, max_size=3),
         sync_after=st.lists(st.sampled_from(["none", "sync", "sync twice"]), min_size=3),
