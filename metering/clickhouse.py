@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -87,8 +87,8 @@ def client(url: str | None = None):
         cache[url] = Client(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 9000,
-            user=parts.username or "default",
-            password=parts.password or "",
+            user=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
             database="default",
             connect_timeout=3,
             send_receive_timeout=60,
