@@ -13,7 +13,7 @@ export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 # The demo's customer emails go to files, not to the terminal (nor to anyone).
 DEMO_EMAILS ?= $(CURDIR)/.demo-emails
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-clickhouse clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ bench: $(STAMP)
 	$(PY) bench/usage_reads.py
 	$(PY) bench/event_debugger.py
 	$(PY) bench/backtest.py
+
+# Usage reads on ClickHouse beside PostgreSQL (starts the two local ClickHouse servers).
+bench-clickhouse: $(STAMP)
+	scripts/clickhouse_local.sh start
+	$(PY) bench/clickhouse_reads.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

@@ -126,6 +126,17 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Where usage is read from (docs/scaling.md, "ClickHouse"): "database" (the Django database:
+# PostgreSQL or SQLite) or "clickhouse" (accepted events are also written to ClickHouse and the
+# usage reads answer from it; the database stays the system of record).
+EVENTS_BACKEND = env("EVENTS_BACKEND", default="database")
+if EVENTS_BACKEND not in ("database", "clickhouse"):
+    raise ImproperlyConfigured("EVENTS_BACKEND must be 'database' or 'clickhouse'.")
+# clickhouse://user:password@host:9000/database (native protocol, clickhouse-driver).
+CLICKHOUSE_URL = env("CLICKHOUSE_URL", default="clickhouse://default@127.0.0.1:9000/tally")
+# A cluster of ClickHouse's remote_servers: events go to a Distributed table over its shards.
+CLICKHOUSE_CLUSTER = env("CLICKHOUSE_CLUSTER", default="")
+
 # Set CACHE_URL=redis://host:6379/0 in production: the API rate limits are then shared by all
 # workers and processes (the default per-process memory cache counts each one apart).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tally")}

@@ -15,3 +15,13 @@ def entitlement_alerts_task() -> str:
     from metering.entitlement_alerts import entitlement_alerts_check
 
     return f"{entitlement_alerts_check(at=timezone.now())} usage alert(s) written"
+
+
+def sync_clickhouse_task() -> str:
+    """The "sync-clickhouse" schedule (every minute): write the outbox's events to ClickHouse.
+    Does nothing unless EVENTS_BACKEND=clickhouse (docs/operations.md)."""
+    from metering.clickhouse import clickhouse_enabled, clickhouse_sync
+
+    if not clickhouse_enabled():
+        return "EVENTS_BACKEND is not clickhouse: nothing to sync"
+    return clickhouse_sync().summary()
