@@ -10,8 +10,10 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tally
 PYTEST_ARGS ?=
 # Links in the demo's API answers and emails point at the server make demo starts.
 export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+# The demo's customer emails go to files, not to the terminal (nor to anyone).
+DEMO_EMAILS ?= $(CURDIR)/.demo-emails
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-clickhouse clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +21,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+demo: export EMAIL_BACKEND = django.core.mail.backends.filebased.EmailBackend
+demo: export EMAIL_FILE_PATH = $(DEMO_EMAILS)
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
@@ -28,10 +32,9 @@ demo: $(STAMP)
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/"
 	@echo "  API base:  http://$(HOST):$(PORT)/api/v1/   (key: $(PY) manage.py create_api_key NAME)"
+	@echo "  Emails:    written to $(DEMO_EMAILS)/ (one file per email), not sent"
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) manage.py qcluster & \
-	  $(PY) manage.py runserver $(HOST):$(PORT)
+	@$(PY) scripts/demo_run.py $(PY) $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -61,6 +64,11 @@ bench: $(STAMP)
 	$(PY) bench/usage_reads.py
 	$(PY) bench/event_debugger.py
 	$(PY) bench/backtest.py
+
+# Usage reads on ClickHouse beside PostgreSQL (starts the two local ClickHouse servers).
+bench-clickhouse: $(STAMP)
+	scripts/clickhouse_local.sh start
+	$(PY) bench/clickhouse_reads.py
 
 clean:
 	rm -rf $(VENV) .test-db.sqlite3 .pytest_cache .ruff_cache

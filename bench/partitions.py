@@ -6,10 +6,10 @@ One command, in-process (no HTTP), about a minute. On a scratch PostgreSQL datab
 (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/tally_bench_partitions) it
 stores the same events in 1,000-event batches of 200 customers over three months, alternating:
 
-- partitioned: `metering.services._store_rows` as shipped (migration 0006: monthly
+- partitioned: `metering.services._store_rows` as shipped (migration 0007: monthly
   partitions, the events' three months created, dedup keys in metering_eventkey, one CTE
   statement per batch);
-- plain (the in-run baseline): the schema before 0006 (migrated back to 0005) and the
+- plain (the in-run baseline): the schema before 0007 (migrated back to 0006) and the
   statement ingestion used then (`INSERT … ON CONFLICT (customer, event id) DO NOTHING` on the
   events table, with the rollup marks in the same statement).
 
@@ -123,8 +123,12 @@ def run(args, call_command) -> None:
     print(f"{args.events:,} events, 1,000-event batches, 200 customers, 3 months\n")
     for number in range(1, args.rounds + 1):
         for name, store, migration in (
-            ("partitioned (0006)", partitioned, "0006_partitioned_events"),
-            ("plain table (0005), baseline", plain, "0005_entitlement_alerts"),
+            ("partitioned (0007)", partitioned, "0007_partitioned_events"),
+            (
+                "plain table (0006), baseline",
+                plain,
+                "0006_merge_clickhouse_outbox_entitlement_alerts",
+            ),
         ):
             call_command("migrate", "metering", migration, verbosity=0)
             empty()

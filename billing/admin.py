@@ -12,10 +12,27 @@ from billing.services import api_key_create, api_key_revoke
 from billing.templatetags.audit_tags import audit_actor
 
 
+class KeyStateFilter(admin.SimpleListFilter):
+    """Active or revoked keys, in those words (not the stock "Empty / Not empty")."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_filter = ["scope", KeyStateFilter]
     search_fields = ["name", "prefix"]
     fields = ["name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
@@ -45,10 +62,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 exports_register(admin.site)
-
-admin.site.site_header = "Tally"
-admin.site.site_title = "Tally billing"
-admin.site.index_title = "Billing operations"
 
 
 # --- Audit log (docs/operations.md, "Audit log") ---------------------------------------------

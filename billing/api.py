@@ -229,3 +229,16 @@ PAGE_PARAMETERS = [
 FIELD_ERRORS = OpenApiResponse(description='Field errors: {"<field>": ["message", ...]}.')
 NOT_FOUND = OpenApiResponse(description='{"detail": "…"}: no such resource.')
 CONFLICT = OpenApiResponse(description='{"detail": "…"}: conflicts with the current state.')
+
+
+MAX_IDEMPOTENCY_KEY = 64
+
+
+def idempotency_key_from(request) -> str:
+    """The request's `Idempotency-Key` header ("" when absent); longer than 64 → 400."""
+    key = request.headers.get("Idempotency-Key", "")
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise serializers.ValidationError(
+            {"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]}
+        )
+    return key

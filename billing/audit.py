@@ -6,11 +6,14 @@ Django user then): its label goes in the entry's `actor_email`, its id in `addit
 Changes made by tasks and commands have no actor ("system").
 """
 
+from auditlog.cid import get_cid
 from auditlog.middleware import AuditlogMiddleware
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
+from django.db.models.signals import pre_save
+from django.utils.encoding import smart_str
 
 # (app_label.Model, options for auditlog.register). Bookkeeping fields stay out of the diff:
 # BOOKKEEPING everywhere, and the ones below.
@@ -21,6 +24,8 @@ AUDITED: list[tuple[str, dict]] = [
     ("catalog.Tier", {}),
     ("catalog.Feature", {}),
     ("catalog.PlanFeature", {}),
+    ("catalog.TaxRate", {}),
+    ("catalog.Coupon", {}),
     ("customers.Customer", {}),
     # The period moving forward at each cycle close is not a change anybody made.
     (
@@ -32,11 +37,24 @@ AUDITED: list[tuple[str, dict]] = [
     ("customers.Wallet", {"exclude_fields": ["low_balance_since"]}),
     ("customers.WalletTransaction", {}),
     ("customers.SubscriptionFeature", {}),
+    ("customers.AppliedCoupon", {}),
     # An invoice's status changes; its lines and draft totals follow the usage, not people.
     (
         "invoices.Invoice",
-        {"include_fields": ["status", "number", "issued_at", "due_date", "voided_at", "paid_at"]},
+        {
+            "include_fields": [
+                "status",
+                "number",
+                "issued_at",
+                "due_date",
+                "voided_at",
+                "paid_at",
+                "reissue_requested",
+            ]
+        },
     ),
+    # Who issued a credit note, and its offsets being used.
+    ("invoices.CreditNote", {"exclude_fields": ["pdf_file", "pdf_rendered_at"]}),
     ("billing.ApiKey", {"exclude_fields": ["key_hash", "last_used_at"]}),
     ("payments.Payment", {}),
     ("payments.Refund", {}),
@@ -97,11 +115,43 @@ def audit_log_issued_invoice(*, invoice) -> None:
     if LogEntry.objects.filter(content_type=content_type, object_pk=str(invoice.pk)).exists():
         return
     LogEntry.objects.log_create(
-        invoice,
-        action=LogEntry.Action.CREATE,
-        changes={
-            "status": [None, invoice.status],
-            "number": [None, invoice.number],
-            "issued_at": [None, invoice.issued_at.isoformat() if invoice.issued_at else None],
-        },
+        invoice, action=LogEntry.Action.CREATE, changes=_issued_changes(invoice)
     )
+
+
+def audit_log_issued_invoices(*, invoices) -> None:
+    """audit_log_issued_invoice for invoices finalized together: one query for the entries
+    that exist, one INSERT for the rest. Each entry still goes through LogEntry's pre_save
+    signal, where django-auditlog's context (set_actor, the middleware) fills in the actor."""
+    if not invoices:
+        return
+    content_type = ContentType.objects.get_for_model(invoices[0])
+    logged = set(
+        LogEntry.objects.filter(
+            content_type=content_type, object_pk__in=[str(invoice.pk) for invoice in invoices]
+        ).values_list("object_pk", flat=True)
+    )
+    entries = []
+    for invoice in invoices:
+        if str(invoice.pk) in logged:
+            continue
+        entry = LogEntry(
+            content_type=content_type,
+            object_pk=str(invoice.pk),
+            object_id=invoice.pk,
+            object_repr=smart_str(invoice),
+            action=LogEntry.Action.CREATE,
+            changes=_issued_changes(invoice),
+            cid=get_cid(),
+        )
+        pre_save.send(sender=LogEntry, instance=entry, raw=False, using=None, update_fields=None)
+        entries.append(entry)
+    LogEntry.objects.bulk_create(entries)
+
+
+def _issued_changes(invoice) -> dict:
+    return {
+        "status": [None, invoice.status],
+        "number": [None, invoice.number],
+        "issued_at": [None, invoice.issued_at.isoformat() if invoice.issued_at else None],
+    }

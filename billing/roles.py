@@ -26,6 +26,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "billing": ALL,
         "notifications": ALL,
         "lab": ALL,
+        "finance": VIEW,
         "auditlog": VIEW,
         "django_q": ALL,
     },
@@ -48,6 +49,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "billing": VIEW,
         "notifications": VIEW,
         "lab": VIEW,
+        # The Finance section: revenue report, CSV exports, receivables aging, schedules.
+        "finance": VIEW,
         "auditlog": VIEW,
     },
 }

@@ -19,6 +19,10 @@ SCHEDULES = {
     "expire-wallet-credits": ("customers.tasks.expire_wallet_credits_task", 15),
     # Usage alerts of feature grants (80 %, 100 % of a limit), once per period each.
     "entitlement-alerts": ("metering.tasks.entitlement_alerts_task", 1),
+    # Revenue schedules of credit notes and voids, and any issued invoice missed.
+    "revenue-sync": ("finance.tasks.revenue_sync_task", 10),
+    # EVENTS_BACKEND=clickhouse: the outbox's events to ClickHouse (a no-op otherwise).
+    "sync-clickhouse": ("metering.tasks.sync_clickhouse_task", 1),
 }
 
 

@@ -1,5 +1,6 @@
 """Django settings for Tally, read from the environment (django-environ) with safe dev defaults."""
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -45,7 +46,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the console's site (dashboard home, navigation): console/apps.py.
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,10 +70,17 @@ INSTALLED_APPS = [
     "notifications",
     # The pricing lab (backtests): at the top, reads the billing apps, writes only its reports.
     "lab",
+    # Finance (revenue recognition, exports, aging): at the top, reads invoices and payments.
+    "finance",
+    # The operator's console (dashboard, customer 360, usage across customers): reads every app.
+    "console",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS/JS, the console's) served by the app itself, also with DEBUG
+    # off under gunicorn (docs/operations.md, "Static files").
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,6 +126,17 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Where usage is read from (docs/scaling.md, "ClickHouse"): "database" (the Django database:
+# PostgreSQL or SQLite) or "clickhouse" (accepted events are also written to ClickHouse and the
+# usage reads answer from it; the database stays the system of record).
+EVENTS_BACKEND = env("EVENTS_BACKEND", default="database")
+if EVENTS_BACKEND not in ("database", "clickhouse"):
+    raise ImproperlyConfigured("EVENTS_BACKEND must be 'database' or 'clickhouse'.")
+# clickhouse://user:password@host:9000/database (native protocol, clickhouse-driver).
+CLICKHOUSE_URL = env("CLICKHOUSE_URL", default="clickhouse://default@127.0.0.1:9000/tally")
+# A cluster of ClickHouse's remote_servers: events go to a Distributed table over its shards.
+CLICKHOUSE_CLUSTER = env("CLICKHOUSE_CLUSTER", default="")
+
 # Set CACHE_URL=redis://host:6379/0 in production: the API rate limits are then shared by all
 # workers and processes (the default per-process memory cache counts each one apart).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tally")}
@@ -139,6 +159,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`), compressed, in production.
+# Plain names, not a hashed manifest: a page never fails because a deploy skipped collectstatic.
+# Elsewhere it serves the files where the finders find them, so DEBUG off works without a
+# collectstatic (the browser tests, `DEBUG=0 make demo`).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not IS_PRODUCTION)
+if WHITENOISE_USE_FINDERS:
+    # Without a collectstatic there is no STATIC_ROOT yet: nothing to warn about.
+    warnings.filterwarnings("ignore", message="No directory at")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
@@ -148,6 +184,8 @@ EMAIL_BACKEND = env(
     if not IS_PRODUCTION
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+# For the file backend (`make demo`): the folder the emails are written to, one file each.
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / ".demo-emails")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@tally.example")
@@ -197,7 +235,9 @@ SPECTACULAR_SETTINGS = {
 
 # django-q2: ORM broker by default (works on SQLite), Redis when Q_REDIS_URL is set.
 Q_CLUSTER = {
-    "name": "tally",
+    # The queue's name on the broker: clusters of one deployment share it; two deployments
+    # (or a test) on one Redis use different names.
+    "name": env("Q_NAME", default="tally"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=300),
     "retry": env.int("Q_RETRY", default=360),  # longer than timeout, or tasks run twice
@@ -211,6 +251,11 @@ if env("Q_REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("Q_REDIS_URL")
 else:
     Q_CLUSTER["orm"] = "default"
+# The scheduled cycle close queues its due subscriptions in tasks of this many (1–100,000;
+# docs/scaling.md "Cycle close across machines").
+CLOSE_TASK_BATCH = env.int("CLOSE_TASK_BATCH", default=1000)
+if not 1 <= CLOSE_TASK_BATCH <= 100_000:
+    raise ImproperlyConfigured("CLOSE_TASK_BATCH must be between 1 and 100000.")
 
 # Outgoing webhooks: attempts per message, exponential backoff (base × 2^(n-1), capped), timeout.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)

@@ -2,13 +2,17 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views import defaults
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from billing.api import api_error_response
+from billing.api_root import ApiRootView
 
 api_v1 = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("", include("catalog.urls")),
     path("", include("customers.urls")),
     path("", include("metering.urls")),
@@ -16,7 +20,14 @@ api_v1 = [
     path("", include("notifications.urls")),
     path("", include("payments.urls")),
     path("", include("lab.urls")),
+    path("", include("finance.urls")),
 ]
+
+
+def favicon(request):
+    """The favicon's static URL, resolved per request (hashed names exist after collectstatic)."""
+    return RedirectView.as_view(url=static_url("console/favicon.svg"))(request)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -30,6 +41,8 @@ urlpatterns = [
     path("", include("invoices.public_urls")),
     path("", include("payments.public_urls")),
     path("", include("billing.dashboard_urls")),
+    # Browsers ask every site for /favicon.ico; the pages link the SVG one (templates/admin/).
+    path("favicon.ico", favicon),
 ]
 
 if settings.DEBUG:

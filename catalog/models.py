@@ -1,4 +1,5 @@
-"""The product catalog: meters (what is counted), plans, their charges and tiers."""
+"""The product catalog: meters (what is counted), plans, their charges and tiers, tax rates and
+coupons."""
 
 from django.db import models
 from django.db.models import F, Q
@@ -95,6 +96,12 @@ class Plan(TimestampedModel):
         "at 0.00).",
     )
     metadata = models.JSONField(default=dict, blank=True)
+    tax_rates = models.ManyToManyField(
+        "catalog.TaxRate",
+        blank=True,
+        related_name="plans",
+        help_text="The default taxes of this plan's invoices; a customer's own rates win.",
+    )
 
     class Meta:
         ordering = ["code", "-version"]
@@ -290,3 +297,84 @@ class PlanFeature(GrantTerms):
 
     def __str__(self) -> str:
         return f"{self.plan.code} v{self.plan.version}: {self.feature.code}"
+
+
+class TaxRate(TimestampedModel):
+    """A tax applied to invoices: `percentage` of the subtotal after discounts, rounded half-up
+    per rate (docs/architecture.md, "Money")."""
+
+    name = models.CharField(max_length=100)
+    percentage = models.DecimalField(
+        max_digits=7, decimal_places=4, help_text="Percent, e.g. 8.875 for 8.875 %."
+    )
+    jurisdiction = models.CharField(max_length=100, blank=True, help_text="e.g. US-NY, DE.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="tax_rate_percentage_0_100",
+                condition=Q(percentage__gte=0) & Q(percentage__lte=100),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f", {self.jurisdiction}" if self.jurisdiction else ""
+        return f"{self.name} ({self.percentage.normalize():f} %{where})"
+
+
+class CouponKind(models.TextChoices):
+    FIXED = "fixed", "Fixed amount"
+    PERCENTAGE = "percentage", "Percentage"
+
+
+class CouponDuration(models.TextChoices):
+    ONCE = "once", "Once"
+    REPEATING = "repeating", "Repeating for N periods"
+    FOREVER = "forever", "Forever"
+
+
+class Coupon(TimestampedModel):
+    """A discount customers may be given (docs/operations.md, "Coupons")."""
+
+    code = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=CouponKind.choices)
+    amount = models.DecimalField(**AMOUNT, null=True, blank=True, help_text="For a fixed coupon.")
+    currency = models.CharField(max_length=3, blank=True, help_text="For a fixed coupon.")
+    percentage = models.DecimalField(
+        max_digits=7, decimal_places=4, null=True, blank=True, help_text="For a percentage one."
+    )
+    duration = models.CharField(max_length=10, choices=CouponDuration.choices)
+    duration_periods = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For a repeating coupon: how many invoices it applies to."
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="It can no longer be applied to a customer after this."
+    )
+    max_redemptions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many customers may be given it at most."
+    )
+    plans = models.ManyToManyField(
+        Plan, blank=True, related_name="coupons", help_text="Only these plans (none: any plan)."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                name="coupon_fixed_or_percentage",
+                condition=(Q(kind="fixed", amount__gt=0, percentage__isnull=True) & ~Q(currency=""))
+                | Q(kind="percentage", amount__isnull=True, percentage__gt=0, percentage__lte=100),
+            ),
+            models.CheckConstraint(
+                name="coupon_repeating_has_periods",
+                condition=Q(duration="repeating", duration_periods__gte=1)
+                | (~Q(duration="repeating") & Q(duration_periods__isnull=True)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"

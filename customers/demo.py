@@ -111,3 +111,61 @@ def seed(*, at: datetime) -> str:
         f"Customers: {len(new_customers)} created ({', '.join(new_customers) or 'none new'}), "
         f"{len(new_subscriptions)} subscription(s) ({', '.join(new_subscriptions) or 'none new'})."
     )
+
+
+# --- prepaid credits, a coupon and a tax rate (docs/operations.md, "Wallets", "Coupons") ------
+
+DEMO_CREDIT = {"customer": "acme", "amount": "25.00", "threshold": "10.00"}
+DEMO_COUPON = {"code": "welcome10", "name": "Welcome: 10 % off three invoices", "customer": "acme"}
+DEMO_TAX_RATE = {"name": "Sales tax", "percentage": "8.875", "jurisdiction": "US-NY"}
+
+
+def seed_extras(*, at: datetime) -> str:
+    """Acme's wallet with a welcome grant, a welcome coupon given to Acme and a sales tax rate
+    (for Acme's next invoices): idempotent, run after the demo invoices so those stay as they
+    were."""
+    from decimal import Decimal
+
+    from catalog.models import Coupon, TaxRate
+    from catalog.services.finance import coupon_create, tax_rate_create
+    from customers.models import AppliedCoupon
+    from customers.services.coupons import customer_coupon_apply
+    from customers.services.wallets import wallet_credit, wallet_update
+
+    done = []
+    acme = Customer.objects.filter(external_id=DEMO_CREDIT["customer"]).first()
+    if acme is None:
+        return "Extras: no demo customer acme, nothing added."
+    if not acme.wallets.exists():
+        credit = wallet_credit(
+            customer=acme,
+            currency=acme.currency or "USD",
+            amount=Decimal(DEMO_CREDIT["amount"]),
+            reason="Welcome credits (demo)",
+            source_key="demo:welcome-credits",
+            at=at,
+        )
+        wallet_update(
+            wallet=credit.wallet, low_balance_threshold=Decimal(DEMO_CREDIT["threshold"]), at=at
+        )
+        done.append(f"{DEMO_CREDIT['amount']} of credits for acme")
+    coupon = Coupon.objects.filter(code=DEMO_COUPON["code"]).first() or coupon_create(
+        code=DEMO_COUPON["code"],
+        name=DEMO_COUPON["name"],
+        kind="percentage",
+        percentage=Decimal("10"),
+        duration="repeating",
+        duration_periods=3,
+    )
+    if not AppliedCoupon.objects.filter(customer=acme, coupon=coupon).exists():
+        customer_coupon_apply(customer=acme, coupon=coupon, at=at)
+        done.append(f"coupon {coupon.code} for acme")
+    if not TaxRate.objects.filter(name=DEMO_TAX_RATE["name"]).exists():
+        rate = tax_rate_create(
+            name=DEMO_TAX_RATE["name"],
+            percentage=Decimal(DEMO_TAX_RATE["percentage"]),
+            jurisdiction=DEMO_TAX_RATE["jurisdiction"],
+        )
+        acme.tax_rates.add(rate)
+        done.append(f"tax rate {rate} for acme")
+    return f"Extras: {', '.join(done) or 'none new'}."

@@ -39,10 +39,26 @@ class Customer(TimestampedModel):
         default=0, help_text="Hours a closed invoice stays a draft, open to late events."
     )
     metadata = models.JSONField(default=dict, blank=True)
+    tax_rates = models.ManyToManyField(
+        "catalog.TaxRate",
+        blank=True,
+        related_name="customers",
+        help_text="This customer's taxes; when set, they replace the plan's.",
+    )
+    tax_exempt = models.BooleanField(default=False)
+    tax_exempt_reason = models.CharField(
+        max_length=300, blank=True, help_text="Printed on the invoices of an exempt customer."
+    )
 
     class Meta:
         ordering = ["name", "external_id"]
         indexes = [models.Index(fields=["name"], name="customer_name_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="customer_tax_exempt_has_reason",
+                condition=Q(tax_exempt=False) | ~Q(tax_exempt_reason=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
@@ -352,3 +368,26 @@ class WalletTransaction(models.Model):
     @property
     def is_credit(self) -> bool:
         return self.kind in CREDIT_KINDS
+
+
+class AppliedCoupon(TimestampedModel):
+    """A coupon given to a customer. What it has taken off so far is the sum of its
+    invoices.InvoiceDiscount rows on invoices that are not void (docs/operations.md, "Coupons")."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="coupons")
+    coupon = models.ForeignKey(
+        "catalog.Coupon", on_delete=models.PROTECT, related_name="applications"
+    )
+    applied_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["customer", "applied_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "coupon"], name="applied_coupon_once_per_customer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} → {self.customer_id}"

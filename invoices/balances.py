@@ -51,7 +51,8 @@ def unpaid_balance(invoice) -> InvoiceBalance:
         return InvoiceBalance(Decimal(0), Decimal(0), PaymentState.VOID)
     if invoice.status == InvoiceStatus.PAID:
         return InvoiceBalance(Decimal(0), Decimal(0), PaymentState.PAID)
-    return InvoiceBalance(Decimal(0), invoice.amount_due, PaymentState.UNPAID)
+    owed = max(invoice.amount_due - getattr(invoice, "amount_credited", Decimal(0)), Decimal(0))
+    return InvoiceBalance(Decimal(0), owed, PaymentState.UNPAID)
 
 
 def invoice_balances(*, invoices: Iterable) -> dict[int, InvoiceBalance]:

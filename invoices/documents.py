@@ -16,13 +16,17 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
-from invoices.models import Invoice, InvoiceStatus
-from invoices.pdf import invoice_document, invoice_render_pdf
-from invoices.signals import invoice_finalized
+from invoices.models import CreditNote, Invoice, InvoiceStatus
+from invoices.pdf import credit_note_render_pdf, invoice_document, invoice_render_pdf
+from invoices.signals import invoice_finalized, invoices_finalized_together
 
 logger = logging.getLogger(__name__)
 
 RENDER_TASK = "invoices.document_tasks.render_invoice_pdf_task"
+# Invoices finalized together (the cycle close) are delivered by one task per RENDER_BATCH:
+# queueing a task per invoice cost the close more than the rest of an invoice's saving.
+RENDER_MANY_TASK = "invoices.document_tasks.render_invoice_pdfs_task"
+RENDER_BATCH = 100
 
 # Invoices a customer may see through a link: issued ones (a draft is still changing).
 PUBLIC_STATUSES = (
@@ -40,6 +44,12 @@ EMAILED_STATUSES = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID)
 PDF_LINK = "invoice-pdf"
 PAGE_LINK = "invoice-page"
 LINK_ROUTES = {PDF_LINK: "invoices_public:invoice-pdf", PAGE_LINK: "invoices_public:hosted-invoice"}
+CREDIT_NOTE_PDF_LINK = "credit-note-pdf"
+CREDIT_NOTE_PAGE_LINK = "credit-note-page"
+CREDIT_NOTE_ROUTES = {
+    CREDIT_NOTE_PDF_LINK: "invoices_public:credit-note-pdf",
+    CREDIT_NOTE_PAGE_LINK: "invoices_public:hosted-credit-note",
+}
 
 
 class InvoiceLinkInvalid(Exception):
@@ -80,16 +90,21 @@ def invoice_hosted_url(*, invoice: Invoice) -> str | None:
     return _absolute(invoice_link_path(invoice=invoice, purpose=PAGE_LINK))
 
 
-def invoice_from_link(*, token: str, purpose: str) -> Invoice:
-    """The invoice a signed link names. Raises InvoiceLinkInvalid for a tampered or foreign
-    token (or an invoice that is not public), InvoiceLinkExpired for a genuine but old one."""
+def _unsigned(*, token: str, purpose: str) -> str:
+    """The id a link of `purpose` signed (InvoiceLinkExpired / InvoiceLinkInvalid)."""
     max_age = timedelta(days=settings.INVOICE_LINK_MAX_AGE_DAYS)
     try:
-        invoice_id = signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
+        return signing.TimestampSigner(salt=purpose).unsign(token, max_age=max_age)
     except signing.SignatureExpired:
         raise InvoiceLinkExpired(token) from None
     except signing.BadSignature:
         raise InvoiceLinkInvalid(token) from None
+
+
+def invoice_from_link(*, token: str, purpose: str) -> Invoice:
+    """The invoice a signed link names. Raises InvoiceLinkInvalid for a tampered or foreign
+    token (or an invoice that is not public), InvoiceLinkExpired for a genuine but old one."""
+    invoice_id = _unsigned(token=token, purpose=purpose)
     # The signature is ours, so the value is an id we signed.
     invoice = Invoice.objects.select_related("customer").filter(pk=int(invoice_id)).first()
     if invoice is None or not invoice_is_public(invoice=invoice):
@@ -97,13 +112,59 @@ def invoice_from_link(*, token: str, purpose: str) -> Invoice:
     return invoice
 
 
+def credit_note_link_path(*, credit_note: CreditNote, purpose: str) -> str:
+    token = signing.TimestampSigner(salt=purpose).sign(str(credit_note.pk))
+    return reverse(CREDIT_NOTE_ROUTES[purpose], kwargs={"token": token})
+
+
+def credit_note_pdf_url(*, credit_note: CreditNote) -> str:
+    """Absolute signed, expiring URL of the credit note's PDF."""
+    return _absolute(credit_note_link_path(credit_note=credit_note, purpose=CREDIT_NOTE_PDF_LINK))
+
+
+def credit_note_hosted_url(*, credit_note: CreditNote) -> str:
+    """Absolute signed, expiring URL of the customer's credit note page."""
+    return _absolute(credit_note_link_path(credit_note=credit_note, purpose=CREDIT_NOTE_PAGE_LINK))
+
+
+def credit_note_from_link(*, token: str, purpose: str) -> CreditNote:
+    """The credit note a signed link names (InvoiceLinkInvalid / InvoiceLinkExpired)."""
+    note_id = _unsigned(token=token, purpose=purpose)
+    note = CreditNote.objects.select_related("customer", "invoice").filter(pk=int(note_id)).first()
+    if note is None:
+        raise InvoiceLinkInvalid(token)
+    return note
+
+
+def credit_note_store_pdf(*, credit_note: CreditNote, at: datetime) -> CreditNote:
+    """Render the credit note's PDF once and store it as <number>.pdf (again once voided)."""
+    stem = f"{credit_note.number}-{credit_note.status}"
+    if credit_note.pdf_file and stem in credit_note.pdf_file.name:
+        if credit_note.pdf_file.storage.exists(credit_note.pdf_file.name):
+            return credit_note
+    with transaction.atomic():
+        locked = (
+            CreditNote.objects.select_for_update()
+            .select_related("customer", "invoice")
+            .get(pk=credit_note.pk)
+        )
+        pdf = credit_note_render_pdf(credit_note=locked)
+        locked.pdf_file.save(f"{stem}.pdf", ContentFile(pdf), save=False)
+        locked.pdf_rendered_at = at
+        locked.save(update_fields=["pdf_file", "pdf_rendered_at", "updated_at"])
+    return locked
+
+
 # --- The stored PDF ------------------------------------------------------------------------
 
 
 def _pdf_stem(invoice: Invoice) -> str:
     """The stored file's name without extension: the number, plus the stamp the PDF carries
-    (INV-2026-000123.pdf; INV-2026-000123-paid.pdf once re-rendered with its PAID stamp)."""
-    return f"{invoice.number}-{invoice.status}" if invoice.status in STAMPED else invoice.number
+    (INV-2026-000123.pdf; INV-2026-000123-paid.pdf once re-rendered with its PAID stamp), plus
+    how many credit notes it lists (…-cn2.pdf): a new credit note makes it render again."""
+    stem = f"{invoice.number}-{invoice.status}" if invoice.status in STAMPED else invoice.number
+    notes = invoice.credit_notes.count()
+    return f"{stem}-cn{notes}" if notes else stem
 
 
 def invoice_pdf_is_current(*, invoice: Invoice) -> bool:
@@ -265,6 +326,32 @@ def invoice_deliver(*, invoice: Invoice, at: datetime) -> Invoice:
 def invoice_on_finalized(*, invoice: Invoice) -> None:
     """Called inside the finalizing transaction: queue PDF rendering and the email on commit
     (a rolled-back finalization queues nothing; the worker sees the committed invoice)."""
+    # Next-invoice credit notes are taken off before payments sees what is left to pay.
+    # (Imported here: invoices.services imports this module.)
+    from invoices.services.credit_notes import offsets_apply
+
+    offsets_apply(invoice=invoice)
     invoice_id = invoice.pk
     transaction.on_commit(lambda: async_task(RENDER_TASK, invoice_id))
     invoice_finalized.send(sender=Invoice, invoice=invoice)
+
+
+def invoices_on_finalized(*, invoices: list[Invoice]) -> None:
+    """invoice_on_finalized for invoices finalized together (see invoices_finalized_together)."""
+    if not invoices:
+        return
+    from invoices.services.credit_notes import offsets_apply, offsets_open_customer_ids
+
+    # Next-invoice credit notes, as invoice_on_finalized takes them: one query finds the few
+    # customers that have any open.
+    with_offsets = offsets_open_customer_ids(customer_ids={i.customer_id for i in invoices})
+    for invoice in invoices:
+        if invoice.customer_id in with_offsets:
+            offsets_apply(invoice=invoice)
+    invoice_ids = [invoice.pk for invoice in invoices]
+    for start in range(0, len(invoice_ids), RENDER_BATCH):
+        chunk = invoice_ids[start : start + RENDER_BATCH]
+        transaction.on_commit(lambda chunk=chunk: async_task(RENDER_MANY_TASK, chunk))
+    for invoice in invoices:
+        invoice_finalized.send(sender=Invoice, invoice=invoice, together=True)
+    invoices_finalized_together.send(sender=Invoice, invoices=invoices)

@@ -63,13 +63,23 @@ class Invoice(TimestampedModel):
     due_date = models.DateField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
-    corrects = models.ForeignKey(
-        "self",
-        on_delete=models.PROTECT,
-        related_name="credit_notes",
-        null=True,
-        blank=True,
-        help_text="For a credit note: the invoice it corrects.",
+    # Per tax rate, as applied (docs/architecture.md, "Money"): [{"name", "rate", "amount",
+    # "jurisdiction"}]; its amounts add up to `tax`.
+    taxes = models.JSONField(default=list, blank=True)
+    tax_exempt_reason = models.CharField(
+        max_length=300, blank=True, help_text="Printed on the invoice when the customer is exempt."
+    )
+    # The coupons applied: [{"code", "name", "amount"}]; the amounts add up to `discount`.
+    coupons = models.JSONField(default=list, blank=True)
+    amount_credited = models.DecimalField(
+        **AMOUNT,
+        default=0,
+        help_text="What its credit notes credited, plus next-invoice credit notes taken off it: "
+        "the payment ledger owes amount_due − amount_credited − paid.",
+    )
+    reissue_requested = models.BooleanField(
+        default=False,
+        help_text="Void and reissue: the next close bills this invoice's period again.",
     )
     verified_at = models.DateTimeField(
         null=True,
@@ -90,8 +100,10 @@ class Invoice(TimestampedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # A void invoice leaves room for its reissue (docs/operations.md, "Void and reissue").
             models.UniqueConstraint(
                 fields=["subscription", "period_start", "period_end", "kind"],
+                condition=~Q(status="void"),
                 name="invoice_once_per_subscription_period_kind",
             ),
             models.CheckConstraint(
@@ -103,7 +115,8 @@ class Invoice(TimestampedModel):
                 condition=Q(discount__gte=0)
                 & Q(tax__gte=0)
                 & Q(credits_applied__gte=0)
-                & Q(amount_due__gte=0),
+                & Q(amount_due__gte=0)
+                & Q(amount_credited__gte=0),
             ),
             models.CheckConstraint(
                 name="invoice_period_ordered",
@@ -150,6 +163,9 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(**QUANTITY, default=0)
     unit_amount = models.DecimalField(**UNIT_PRICE, null=True, blank=True)
     amount = models.DecimalField(**AMOUNT, help_text="Rounded to the currency's minor unit.")
+    discount = models.DecimalField(
+        **AMOUNT, default=0, help_text="This line's share of the invoice's coupon discount."
+    )
     breakdown = models.JSONField(default=dict, blank=True)
     # The usage window [usage_start, usage_end) the quantity was measured over.
     usage_start = models.DateTimeField(null=True, blank=True)
@@ -214,3 +230,158 @@ class InvoiceSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last_number}"
+
+
+class CreditNoteOutcome(models.TextChoices):
+    REFUND = "refund", "Refund through the payment gateway"
+    WALLET = "wallet", "Credit to the customer's wallet"
+    NEXT_INVOICE = "next_invoice", "Offset on the next invoice"
+
+
+class CreditNoteStatus(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    VOID = "void", "Void"
+
+
+class CreditNote(TimestampedModel):
+    """A correction of a finalized invoice (docs/operations.md, "Credit notes").
+
+    Its `total` first reduces what is still owed on the invoice (`applied_to_invoice`); the rest,
+    money the customer had already paid, goes to the outcome (`outcome_amount`): refunded,
+    credited to the wallet, or offset on the next invoice. Numbered gaplessly per year in its
+    own series, CN-2026-000001.
+    """
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    number = models.CharField(max_length=32, unique=True)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=20, choices=CreditNoteOutcome.choices)
+    status = models.CharField(
+        max_length=10, choices=CreditNoteStatus.choices, default=CreditNoteStatus.ISSUED
+    )
+    subtotal = models.DecimalField(**AMOUNT, default=0, help_text="Before tax.")
+    tax = models.DecimalField(**AMOUNT, default=0)
+    # Per tax rate, as on the invoice: [{"name", "rate", "amount"}].
+    taxes = models.JSONField(default=list, blank=True)
+    total = models.DecimalField(**AMOUNT, help_text="subtotal + tax: what is credited.")
+    applied_to_invoice = models.DecimalField(
+        **AMOUNT, default=0, help_text="The part that reduced what was still owed on the invoice."
+    )
+    outcome_amount = models.DecimalField(
+        **AMOUNT, default=0, help_text="The rest: refunded, to the wallet, or the next invoice."
+    )
+    # next_invoice: how much of outcome_amount later invoices have used (InvoiceOffset rows).
+    offset_used = models.DecimalField(**AMOUNT, default=0)
+    refund_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Refund id.")
+    wallet_reference = models.CharField(max_length=100, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    issued_at = models.DateTimeField()
+    voided_at = models.DateTimeField(null=True, blank=True)
+    pdf_file = models.FileField(upload_to="credit_notes/pdf/%Y/", blank=True)
+    pdf_rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="credit_note_amounts_gte_0",
+                condition=Q(subtotal__gte=0)
+                & Q(tax__gte=0)
+                & Q(total__gt=0)
+                & Q(applied_to_invoice__gte=0)
+                & Q(outcome_amount__gte=0)
+                & Q(offset_used__gte=0)
+                & Q(offset_used__lte=models.F("outcome_amount")),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-issued_at"], name="credit_note_customer_idx"),
+            models.Index(fields=["issued_at"], name="credit_note_issued_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteLine(models.Model):
+    """What a credit note credits of one invoice line (or of the invoice as a whole)."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    invoice_line = models.ForeignKey(
+        InvoiceLine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_note_lines",
+    )
+    position = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=300)
+    amount = models.DecimalField(**AMOUNT, help_text="Before tax, rounded to the currency.")
+    tax = models.DecimalField(**AMOUNT, default=0)
+
+    class Meta:
+        ordering = ["credit_note", "position", "id"]
+        constraints = [
+            models.CheckConstraint(name="credit_note_line_amount_gt_0", condition=Q(amount__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CreditNoteSequence(models.Model):
+    """The last credit note number given per year (its own gapless series)."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class InvoiceOffset(models.Model):
+    """A next-invoice credit note's amount taken off a later invoice's amount due."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="offsets")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="offsets")
+    amount = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credit_note", "invoice"], name="invoice_offset_once_per_note"
+            ),
+            models.CheckConstraint(name="invoice_offset_amount_gt_0", condition=Q(amount__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_note_id} → invoice {self.invoice_id}: {self.amount}"
+
+
+class InvoiceDiscount(models.Model):
+    """What one applied coupon took off one invoice (its consumption: once, repeating, fixed
+    amount carried forward, counted over invoices that are not void)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="discounts")
+    applied_coupon = models.ForeignKey(
+        "customers.AppliedCoupon", on_delete=models.PROTECT, related_name="invoice_discounts"
+    )
+    amount = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "applied_coupon"], name="invoice_discount_once_per_coupon"
+            ),
+            models.CheckConstraint(
+                name="invoice_discount_amount_gte_0", condition=Q(amount__gte=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"coupon {self.applied_coupon_id} on invoice {self.invoice_id}: {self.amount}"

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from catalog.currencies import DISPLAY_LOCALE, money_display, price_text
-from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 
 INVOICE_CSS = Path("invoices") / "invoice.css"
 PDF_TEMPLATE = "invoices/invoice_pdf.html"
@@ -55,6 +55,25 @@ class DocumentLine:
 
 
 @dataclass(frozen=True, slots=True)
+class AmountRow:
+    """A labelled amount under the totals: one tax rate, one coupon."""
+
+    label: str
+    amount: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteRow:
+    """A credit note issued on the invoice, as listed under its totals."""
+
+    number: str
+    date: str
+    reason: str
+    outcome: str
+    amount: str
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceDocument:
     """Everything an invoice shows, already formatted: templates only lay it out."""
 
@@ -82,6 +101,41 @@ class InvoiceDocument:
     credits_applied: str | None
     total: str
     amount_due: str
+    # Per tax rate and per coupon (docs/architecture.md, "Money"); empty: one "Tax" row.
+    taxes: tuple[AmountRow, ...] = ()
+    coupons: tuple[AmountRow, ...] = ()
+    tax_exempt_reason: str = ""
+    credit_notes: tuple[CreditNoteRow, ...] = ()
+    amount_credited: str | None = None
+    # A credit note is printed with the same layout (invoices.credit_note_pdf).
+    number_label: str = "Invoice number"
+    amount_label: str = "Amount due"
+    reference: str = ""
+
+
+def tax_rows(taxes: list[dict], currency: str) -> tuple[AmountRow, ...]:
+    """[{"name", "rate", "amount", ...}] as "VAT (20 %)" rows."""
+    rows = []
+    for tax in taxes:
+        where = f", {tax['jurisdiction']}" if tax.get("jurisdiction") else ""
+        label = f"{tax['name']} ({tax['rate']} %{where})"
+        rows.append(AmountRow(label, money_display(Decimal(tax["amount"]), currency)))
+    return tuple(rows)
+
+
+def _credit_note_rows(invoice: Invoice) -> tuple[CreditNoteRow, ...]:
+    if not getattr(invoice, "pk", None):  # a preview
+        return ()
+    return tuple(
+        CreditNoteRow(
+            number=note.number,
+            date=date_display(note.issued_at.astimezone(UTC).date()),
+            reason=note.reason,
+            outcome=note.get_outcome_display(),
+            amount=money_display(note.total, invoice.currency),
+        )
+        for note in invoice.credit_notes.filter(status="issued").order_by("issued_at", "id")
+    )
 
 
 def quantity_display(quantity: Decimal) -> str:
@@ -166,6 +220,17 @@ def _document_line(line: InvoiceLine, *, invoice: Invoice) -> DocumentLine:
     )
 
 
+def _parties(customer) -> dict:
+    """The seller and the billed customer, as every document prints them."""
+    return {
+        "company": dict(settings.TALLY_COMPANY),
+        "customer_name": customer.name,
+        "customer_email": customer.email,
+        "customer_address_lines": tuple(customer.billing_address_lines),
+        "customer_tax_id": customer.tax_id,
+    }
+
+
 def invoice_document(
     *, invoice: Invoice, lines: Sequence[InvoiceLine] | None = None
 ) -> InvoiceDocument:
@@ -188,11 +253,7 @@ def invoice_document(
         stamp=STAMPS.get(invoice.status),
         is_draft=is_draft,
         currency=currency,
-        company=dict(settings.TALLY_COMPANY),
-        customer_name=customer.name,
-        customer_email=customer.email,
-        customer_address_lines=tuple(customer.billing_address_lines),
-        customer_tax_id=customer.tax_id,
+        **_parties(customer),
         issue_date=date_display(issued) if issued else None,
         due_date=date_display(invoice.due_date) if invoice.due_date else None,
         period=period_display(invoice.period_start, invoice.period_end),
@@ -205,6 +266,73 @@ def invoice_document(
         ),
         total=money_display(invoice.total, currency),
         amount_due=money_display(invoice.amount_due, currency),
+        taxes=tax_rows(invoice.taxes or [], currency),
+        coupons=tuple(
+            AmountRow(
+                f"{coupon['name']} ({coupon['code']})",
+                money_display(Decimal(coupon["amount"]), currency),
+            )
+            for coupon in invoice.coupons or []
+        ),
+        tax_exempt_reason=invoice.tax_exempt_reason,
+        credit_notes=_credit_note_rows(invoice),
+        amount_credited=(
+            money_display(invoice.amount_credited, currency)
+            if getattr(invoice, "amount_credited", 0)
+            else None
+        ),
+    )
+
+
+def credit_note_document(*, credit_note: CreditNote) -> InvoiceDocument:
+    """A credit note formatted like an invoice: its lines, taxes and the total credited."""
+    invoice, currency = credit_note.invoice, credit_note.currency
+    customer = credit_note.customer
+    issued = credit_note.issued_at.astimezone(UTC).date()
+    lines = tuple(
+        DocumentLine(
+            description=line.description,
+            period=None,
+            quantity="",
+            unit_price="",
+            amount=money_display(line.amount, currency),
+            free_units=None,
+            breakdown=(),
+        )
+        for line in credit_note.lines.all()
+    )
+    return InvoiceDocument(
+        title=f"Credit note {credit_note.number}",
+        heading="Credit note",
+        number=credit_note.number,
+        status=credit_note.status,
+        status_label=credit_note.get_status_display(),
+        kind_label="Credit note",
+        stamp="VOID" if credit_note.status == "void" else None,
+        is_draft=False,
+        currency=currency,
+        **_parties(customer),
+        issue_date=date_display(issued),
+        due_date=None,
+        period=period_display(invoice.period_start, invoice.period_end),
+        lines=lines,
+        subtotal=money_display(credit_note.subtotal, currency),
+        discount=None,
+        tax=money_display(credit_note.tax, currency),
+        credits_applied=None,
+        total=money_display(credit_note.total, currency),
+        amount_due=money_display(credit_note.total, currency),
+        taxes=tax_rows(credit_note.taxes or [], currency),
+        number_label="Credit note number",
+        amount_label="Amount credited",
+        reference=f"{invoice.number} — {credit_note.reason} ({credit_note.get_outcome_display()})",
+    )
+
+
+def credit_note_render_pdf(*, credit_note: CreditNote) -> bytes:
+    """The credit note's PDF bytes, with the invoice's layout and stylesheet."""
+    return _render_html(
+        render_to_string(PDF_TEMPLATE, {"doc": credit_note_document(credit_note=credit_note)})
     )
 
 
@@ -276,6 +404,10 @@ def invoice_render_pdf(*, invoice: Invoice, lines: Sequence[InvoiceLine] | None 
     """The invoice's PDF bytes. Drafts (previews) carry a DRAFT watermark; paid and void ones a
     stamp. Writes nothing: storing the file is `invoices.documents.invoice_store_pdf`."""
     html = render_to_string(PDF_TEMPLATE, {"doc": invoice_document(invoice=invoice, lines=lines)})
+    return _render_html(html)
+
+
+def _render_html(html: str) -> bytes:
     html_class, stylesheet, font_config, fetcher = _renderer()
     with _render_lock:
         document = html_class(string=html, base_url=f"{static_root()}/", url_fetcher=fetcher)

@@ -9,4 +9,6 @@ app_name = "invoices_public"
 urlpatterns = [
     path("i/<str:token>/", public_views.hosted_invoice, name="hosted-invoice"),
     path("i/<str:token>/pdf", public_views.invoice_pdf, name="invoice-pdf"),
+    path("cn/<str:token>/", public_views.hosted_credit_note, name="hosted-credit-note"),
+    path("cn/<str:token>/pdf", public_views.credit_note_pdf, name="credit-note-pdf"),
 ]

@@ -10,16 +10,21 @@ from django.views.decorators.http import require_safe
 from catalog.currencies import money_display
 from invoices.balances import invoice_balance, invoice_payment_wording
 from invoices.documents import (
+    CREDIT_NOTE_PAGE_LINK,
+    CREDIT_NOTE_PDF_LINK,
     PAGE_LINK,
     PDF_LINK,
     InvoiceLinkExpired,
     InvoiceLinkInvalid,
+    credit_note_from_link,
+    credit_note_link_path,
+    credit_note_store_pdf,
     invoice_from_link,
     invoice_link_path,
     invoice_store_pdf,
 )
 from invoices.models import Invoice
-from invoices.pdf import date_display, invoice_document
+from invoices.pdf import credit_note_document, date_display, invoice_document
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -82,5 +87,40 @@ def invoice_pdf(request: HttpRequest, token: str) -> HttpResponse:
         content_type="application/pdf",
         as_attachment="download" in request.GET,
         filename=f"{invoice.number}.pdf",
+    )
+    return _private(response)
+
+
+def _credit_note_or_refusal(request: HttpRequest, token: str, purpose: str):
+    try:
+        return credit_note_from_link(token=token, purpose=purpose), None
+    except (InvoiceLinkExpired, InvoiceLinkInvalid) as error:
+        return None, _refusal(request, error)
+
+
+@require_safe
+def hosted_credit_note(request: HttpRequest, token: str) -> HttpResponse:
+    note, refusal = _credit_note_or_refusal(request, token, CREDIT_NOTE_PAGE_LINK)
+    if refusal:
+        return refusal
+    context = {
+        "company": settings.TALLY_COMPANY,
+        "doc": credit_note_document(credit_note=note),
+        "pdf_path": credit_note_link_path(credit_note=note, purpose=CREDIT_NOTE_PDF_LINK),
+    }
+    return _private(render(request, "invoices/hosted_credit_note.html", context))
+
+
+@require_safe
+def credit_note_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    note, refusal = _credit_note_or_refusal(request, token, CREDIT_NOTE_PDF_LINK)
+    if refusal:
+        return refusal
+    note = credit_note_store_pdf(credit_note=note, at=timezone.now())
+    response = FileResponse(
+        note.pdf_file.open("rb"),
+        content_type="application/pdf",
+        as_attachment="download" in request.GET,
+        filename=f"{note.number}.pdf",
     )
     return _private(response)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from customers.models import LIVE_STATUSES, Customer, Subscription, SubscriptionPhase
-from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
+from invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from invoices.services.cycles import MAX_STEPS, subscription_ids_to_bill
 from invoices.services.drafts import InvoiceDraft, draft_make
 from invoices.services.inputs import BuildContext, prepaid_fee_of
@@ -50,6 +50,20 @@ def invoice_list(
     if kind:
         invoices = invoices.filter(kind=kind)
     return invoices.prefetch_related(_lines_prefetch()).order_by("-created_at", "-id")
+
+
+def credit_note_list(
+    *, customer_external_id: str = "", invoice_id: int | None = None, status: str = ""
+) -> QuerySet[CreditNote]:
+    """Credit notes, newest first, optionally for one customer, invoice or status."""
+    notes = CreditNote.objects.select_related("customer", "invoice").prefetch_related("lines")
+    if customer_external_id:
+        notes = notes.filter(customer__external_id=customer_external_id)
+    if invoice_id is not None:
+        notes = notes.filter(invoice_id=invoice_id)
+    if status:
+        notes = notes.filter(status=status)
+    return notes.order_by("-issued_at", "-id")
 
 
 def invoice_get(*, invoice_id: int) -> Invoice:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from invoices.api import views, wallets
+from invoices.api import finance, views, wallets
 
 urlpatterns = [
     path("invoices", views.InvoiceListView.as_view(), name="invoice-list"),
@@ -22,6 +22,24 @@ urlpatterns = [
         "invoices/<str:invoice_id>/mark-uncollectible",
         views.InvoiceMarkUncollectibleView.as_view(),
         name="invoice-mark-uncollectible",
+    ),
+    path(
+        "invoices/<str:invoice_id>/credit-notes",
+        finance.InvoiceCreditNotesView.as_view(),
+        name="invoice-credit-notes",
+    ),
+    path("credit-notes", finance.CreditNoteListView.as_view(), name="credit-note-list"),
+    path(
+        "credit-notes/<str:credit_note_id>",
+        finance.CreditNoteDetailView.as_view(),
+        name="credit-note-detail",
+    ),
+    path("tax-rates", finance.TaxRatesView.as_view(), name="tax-rate-list"),
+    path("coupons", finance.CouponsView.as_view(), name="coupon-list"),
+    path(
+        "customers/<str:external_id>/coupons",
+        finance.CustomerCouponsView.as_view(),
+        name="customer-coupons",
     ),
     path(
         "customers/<str:external_id>/usage",

@@ -40,15 +40,20 @@ def bar_chart(
     width: int = 960,
     height: int = 280,
     unit: str = "",
+    label_format: str = "",
+    counted: str = "events",
 ) -> BarChart:
-    """One bar per bucket scaled to the largest; 4 value ticks; at most ~12 time labels."""
+    """One bar per bucket scaled to the largest; 4 value ticks; at most ~12 time labels.
+
+    `label_format` (strftime) names the buckets (default: by `bucket`); `counted` names what
+    a bucket's count counts in the bars' titles."""
     left, top, bottom = 70, 10, height - 30
     plot_width, plot_height = width - left - 10, bottom - top
     largest = max((item.quantity for item in buckets), default=Decimal("0"))
     scale = largest if largest > 0 else Decimal("1")
     slot = plot_width / max(len(buckets), 1)
     gap = min(2.0, slot * 0.2)
-    label_format = "%b %d %H:00" if bucket == "hour" else "%b %d"
+    label_format = label_format or ("%b %d %H:00" if bucket == "hour" else "%b %d")
     bars = []
     for position, item in enumerate(buckets):
         bar_height = plot_height * item.quantity / scale if item.quantity > 0 else Decimal("0")
@@ -60,7 +65,7 @@ def bar_chart(
                 height=round(bar_height, 2),
                 title=(
                     f"{item.start.strftime(label_format)} UTC: {decimal_string(item.quantity)}"
-                    f"{' ' + unit if unit else ''} ({item.event_count} events)"
+                    f"{' ' + unit if unit else ''} ({item.event_count} {counted})"
                 ),
             )
         )

@@ -233,3 +233,24 @@ class EntitlementAlert(models.Model):
     @property
     def percent(self) -> int:
         return self.threshold
+
+
+class ClickHouseOutbox(models.Model):
+    """An event (new, or changed by an operator) not yet written to ClickHouse.
+
+    Appended in the transaction that stores or changes the event (only under
+    EVENTS_BACKEND=clickhouse); removed by the sync that wrote it. Usage reads take the
+    outbox's events from the database, so an event counts as soon as it is stored
+    (docs/scaling.md, "ClickHouse").
+    """
+
+    event_pk = models.BigIntegerField()
+    external_customer_id = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["external_customer_id"], name="clickhouse_outbox_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_pk} for ClickHouse"

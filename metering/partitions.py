@@ -33,7 +33,7 @@ class Partition:
 
 
 def partitioned() -> bool:
-    """True when the events table is a partitioned table (PostgreSQL after migration 0006)."""
+    """True when the events table is a partitioned table (PostgreSQL after migration 0007)."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:

@@ -8,7 +8,8 @@ from itertools import islice
 from django.db import connection, transaction
 
 from billing.errors import AppError, ErrorKind
-from metering.models import Event, EventKey, RollupDirtyBucket
+from metering.clickhouse import clickhouse_enabled, outbox_add
+from metering.models import ClickHouseOutbox, Event, EventKey, RollupDirtyBucket
 from metering.rollups import rollups_mark_dirty, rollups_refresh_range
 from metering.validation import EventInvalid, EventRow, event_validate, loads
 
@@ -139,6 +140,22 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
         )
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
+    # SQLite runs one write transaction at a time: the rows above the highest id are ours.
+    queue = clickhouse_enabled()
+    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() if queue else 0
+    accepted = _insert_rows_sqlite(
+        rows, received=received, table=table, columns=columns, conflict=conflict, adapt=adapt
+    )
+    if accepted and queue:
+        outbox_add(
+            events=Event.objects.filter(pk__gt=before or 0).values_list(
+                "pk", "external_customer_id"
+            )
+        )
+    return accepted
+
+
+def _insert_rows_sqlite(rows, *, received, table, columns, conflict, adapt) -> int:
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
@@ -179,6 +196,13 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
     with psycopg.Cursor(connection.connection) as cursor:
         marks = connection.ops.quote_name(RollupDirtyBucket._meta.db_table)
         keys = connection.ops.quote_name(EventKey._meta.db_table)
+        outbox = ""
+        if clickhouse_enabled():  # the accepted events, queued for ClickHouse (docs/scaling.md)
+            outbox_table = connection.ops.quote_name(ClickHouseOutbox._meta.db_table)
+            outbox = (
+                f", outboxed AS (INSERT INTO {outbox_table} (event_pk, external_customer_id) "
+                "SELECT id, external_customer_id FROM inserted RETURNING 1)"
+            )
         cursor.execute(
             "WITH batch AS (SELECT DISTINCT ON (u.customer, u.event_id) * "
             "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
@@ -193,10 +217,10 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
             "SELECT b.event_id, b.event_name, b.customer, b.ts, b.props::jsonb, %b, false "
             "FROM batch b JOIN accepted a "
             "ON a.external_customer_id = b.customer AND a.event_id = b.event_id "
-            "RETURNING external_customer_id, event_name, timestamp), "
+            "RETURNING id, external_customer_id, event_name, timestamp), "
             f"marked AS (INSERT INTO {marks} (external_customer_id, event_name, bucket_start) "
             "SELECT DISTINCT external_customer_id, event_name, "
-            "date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1) "
+            f"date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1){outbox} "
             "SELECT count(*) FROM inserted",
             [
                 [row.event_id for row in rows],
@@ -240,4 +264,6 @@ def event_exclude(*, event: Event, reason: str, by: str, at: datetime) -> Event:
         start=locked.timestamp,
         end=locked.timestamp + timedelta(microseconds=1),
     )
+    if clickhouse_enabled():  # ClickHouse gets the excluded version, which replaces the other
+        outbox_add(events=[(locked.pk, locked.external_customer_id)])
     return locked

@@ -24,3 +24,13 @@ def event_partitions_task() -> str:
 
     created = partitions_ensure(at=timezone.now())
     return f"{len(created)} event partition(s) created: {', '.join(created) or 'none'}"
+
+
+def sync_clickhouse_task() -> str:
+    """The "sync-clickhouse" schedule (every minute): write the outbox's events to ClickHouse.
+    Does nothing unless EVENTS_BACKEND=clickhouse (docs/operations.md)."""
+    from metering.clickhouse import clickhouse_enabled, clickhouse_sync
+
+    if not clickhouse_enabled():
+        return "EVENTS_BACKEND is not clickhouse: nothing to sync"
+    return clickhouse_sync().summary()

@@ -25,7 +25,7 @@ from customers.signals import (
     subscription_updated,
     wallet_low_balance,
 )
-from invoices.signals import invoice_finalized
+from invoices.signals import credit_note_issued, invoice_finalized, invoices_finalized_together
 from metering.signals import entitlement_threshold_reached
 from notifications.models import EmailKind
 from payments import signals as payments_signals
@@ -38,11 +38,14 @@ class Route:
     subject: str  # the keyword argument carrying the object: "invoice", "subscription", ...
     event_type: str | None  # the webhook event type sent, if any (notifications.models)
     email: str | None = None  # the customer email sent, if any (EmailKind)
+    # The signal sent once for objects that went through `signal` together (with
+    # together=True): the endpoints are looked up once for all of them.
+    together: Signal | None = None
 
 
 ROUTES: list[Route] = [
     # Its email is sent by invoices.documents with the PDF, rendered from our template.
-    Route(invoice_finalized, "invoice", "invoice.finalized"),
+    Route(invoice_finalized, "invoice", "invoice.finalized", together=invoices_finalized_together),
     Route(
         subscription_created,
         "subscription",
@@ -57,6 +60,7 @@ ROUTES: list[Route] = [
         email=EmailKind.SUBSCRIPTION_CANCELED,
     ),
     Route(payments_signals.invoice_paid, "invoice", "invoice.paid"),
+    Route(credit_note_issued, "credit_note", "credit_note.created"),
     Route(payments_signals.payment_failed, "payment", "invoice.payment_failed"),
     Route(payments_signals.payment_succeeded, "payment", None, email=EmailKind.PAYMENT_SUCCEEDED),
     # Once per crossing: the transaction that took the balance below the threshold.
@@ -177,12 +181,25 @@ def entitlement_alert_data(alert) -> dict:
     }
 
 
+def credit_note_data(note) -> dict:
+    """The credit note's summary (the whole note is GET /api/v1/credit-notes/{id})."""
+    fields = ("id", "number", "status", "currency", "reason", "outcome", "issued_at")
+    amounts = ("subtotal", "tax", "total", "applied_to_invoice", "outcome_amount")
+    data = {name: _plain(getattr(note, name)) for name in fields}
+    data.update({name: format_money(getattr(note, name), note.currency) for name in amounts})
+    data["customer"] = note.customer.external_id
+    data["invoice"] = note.invoice_id
+    data["invoice_number"] = note.invoice.number
+    return data
+
+
 DATA: dict[str, Callable[[models.Model], dict]] = {
     "invoice": invoice_data,
     "subscription": subscription_data,
     "payment": payment_data,
     "transaction": wallet_transaction_data,
     "alert": entitlement_alert_data,
+    "credit_note": credit_note_data,
 }
 
 
@@ -195,21 +212,40 @@ def event_data(subject: str, obj: models.Model) -> dict:
 
 def _receiver(route: Route):
     def receive(sender, **kwargs):
-        from notifications.services.emails import customer_email_enqueue
-        from notifications.services.webhooks import webhook_event_enqueue
-
-        obj = kwargs[route.subject]
-        at = kwargs.get("at") or timezone.now()
-        if route.event_type is not None:
-            webhook_event_enqueue(
-                event_type=route.event_type,
-                data=lambda: event_data(route.subject, obj),
-                at=at,
-            )
-        if route.email is not None:
-            customer_email_enqueue(kind=route.email, obj=obj)
+        if route.together is not None and kwargs.get("together"):
+            return  # handled for all of them by receive_together
+        _send(route, kwargs[route.subject], kwargs.get("at") or timezone.now())
 
     return receive
+
+
+def _receiver_together(route: Route):
+    def receive_together(sender, **kwargs):
+        from notifications.services.webhooks import webhook_endpoints_listening
+
+        objs = kwargs[f"{route.subject}s"]
+        listening = route.event_type is not None and webhook_endpoints_listening(
+            event_type=route.event_type
+        )
+        if not listening and route.email is None:
+            return
+        at = kwargs.get("at") or timezone.now()
+        for obj in objs:
+            _send(route, obj, at)
+
+    return receive_together
+
+
+def _send(route: Route, obj: models.Model, at) -> None:
+    from notifications.services.emails import customer_email_enqueue
+    from notifications.services.webhooks import webhook_event_enqueue
+
+    if route.event_type is not None:
+        webhook_event_enqueue(
+            event_type=route.event_type, data=lambda: event_data(route.subject, obj), at=at
+        )
+    if route.email is not None:
+        customer_email_enqueue(kind=route.email, obj=obj)
 
 
 def routes_connect() -> None:
@@ -220,3 +256,9 @@ def routes_connect() -> None:
             weak=False,
             dispatch_uid=f"notifications:{route.event_type}:{route.email}:{id(route.signal)}",
         )
+        if route.together is not None:
+            route.together.connect(
+                _receiver_together(route),
+                weak=False,
+                dispatch_uid=f"notifications:{route.event_type}:{route.email}:together",
+            )

@@ -16,7 +16,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api import paginated, parse_id
+from billing.api import idempotency_key_from, paginated, parse_id
 from billing.errors import AppError
 from catalog.currencies import format_money
 from catalog.serializers import StrictSerializer
@@ -30,7 +30,7 @@ from payments.services import (
     payment_record_manual,
     payment_refund,
 )
-from payments.services.manual import MAX_IDEMPOTENCY_KEY, MAX_REFERENCE
+from payments.services.manual import MAX_REFERENCE
 
 MAX_AMOUNT_DIGITS = 14  # whole-unit digits: within the ledger's max_digits=20, decimal_places=6
 
@@ -158,11 +158,7 @@ class InvoicePaymentsView(APIView):
         invoice = _invoice_or_404(invoice_id)
         data = ManualPaymentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key", "")
-        if len(key) > MAX_IDEMPOTENCY_KEY:
-            raise serializers.ValidationError(
-                {"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]}
-            )
+        key = idempotency_key_from(request)
         payment = payment_record_manual(
             invoice=invoice, at=timezone.now(), idempotency_key=key, **data.validated_data
         )

@@ -20,21 +20,23 @@ ZERO = Decimal(0)
 OPEN = (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
 
 
-def _paid_by_invoice(invoice_ids: list[int]) -> dict[int, Decimal]:
-    """{invoice id: collected − refunded}, two queries whatever the number of invoices."""
+def _paid_by_invoice(invoice_ids, at: datetime | None = None) -> dict[int, Decimal]:
+    """{invoice id: collected − refunded}, two queries whatever the number of invoices.
+
+    `at`: only what had settled by then (a payment by its settled_at, else its created_at; a
+    refund by refunded_at), for the receivables aging as of a past date."""
     paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    collected = (
-        Payment.objects.filter(invoice_id__in=invoice_ids, status__in=COLLECTED)
-        .values("invoice_id")
-        .annotate(total=Sum("amount"))
-    )
+    payments = Payment.objects.filter(invoice_id__in=invoice_ids, status__in=COLLECTED)
+    refunds = Refund.objects.filter(payment__invoice_id__in=invoice_ids)
+    if at is not None:
+        payments = payments.alias(settled=Coalesce("settled_at", "created_at")).filter(
+            settled__lte=at
+        )
+        refunds = refunds.filter(refunded_at__lte=at)
+    collected = payments.values("invoice_id").annotate(total=Sum("amount"))
     for row in collected:
         paid[row["invoice_id"]] += row["total"]
-    refunded = (
-        Refund.objects.filter(payment__invoice_id__in=invoice_ids)
-        .values("payment__invoice_id")
-        .annotate(total=Sum("amount"))
-    )
+    refunded = refunds.values("payment__invoice_id").annotate(total=Sum("amount"))
     for row in refunded:
         paid[row["payment__invoice_id"]] -= row["total"]
     return paid
@@ -45,7 +47,8 @@ def balance_of(invoice: Invoice, amount_paid: Decimal) -> InvoiceBalance:
         return InvoiceBalance(amount_paid, invoice.amount_due, PaymentState.DRAFT)
     if invoice.status == InvoiceStatus.VOID:
         return InvoiceBalance(amount_paid, ZERO, PaymentState.VOID)
-    remaining = max(invoice.amount_due - amount_paid, ZERO)
+    # Credit notes take their applied part off what is owed (docs/operations.md, "Credit notes").
+    remaining = max(invoice.amount_due - invoice.amount_credited - amount_paid, ZERO)
     if remaining == ZERO:
         status = PaymentState.PAID
     elif amount_paid > ZERO:
@@ -149,7 +152,16 @@ class Receivables:
 def customer_receivables(*, customer_id: int, today: date) -> list[Receivables]:
     """Per currency, what the customer owes on its issued invoices and how much of it is
     overdue."""
-    invoices = list(Invoice.objects.filter(customer_id=customer_id, status__in=OPEN))
+    return receivables(today=today, customer_id=customer_id)
+
+
+def receivables(*, today: date, customer_id: int | None = None) -> list[Receivables]:
+    """Per currency, what is owed on issued invoices (of one customer, or of all) and how much
+    of it is overdue: the console's dashboard and customer page."""
+    invoices = Invoice.objects.filter(status__in=OPEN)
+    if customer_id is not None:
+        invoices = invoices.filter(customer_id=customer_id)
+    invoices = list(invoices)
     balances = invoice_balances(invoices)
     totals: dict[str, list] = {}
     for invoice in invoices:
@@ -162,6 +174,12 @@ def customer_receivables(*, customer_id: int, today: date) -> list[Receivables]:
             row[1] += remaining
             row[2] += 1
     return [Receivables(currency, *row) for currency, row in sorted(totals.items())]
+
+
+def amounts_paid_as_of(*, invoice_ids, at: datetime) -> dict[int, Decimal]:
+    """{invoice id: what had been paid on it by `at`} (finance's receivables aging);
+    `invoice_ids` may be a subquery."""
+    return _paid_by_invoice(invoice_ids, at=at)
 
 
 def days_overdue(*, invoice: Invoice, today: date) -> int:

@@ -21,6 +21,26 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def clickhouse(db):
+    """EVENTS_BACKEND=clickhouse on one local ClickHouse server (skips when none answers)."""
+    from tests.clickhouse_support import clickhouse_store, require_clickhouse
+
+    require_clickhouse()
+    with clickhouse_store():
+        yield
+
+
+@pytest.fixture
+def clickhouse_cluster(db):
+    """EVENTS_BACKEND=clickhouse on a Distributed table over two local shards."""
+    from tests.clickhouse_support import clickhouse_store, require_clickhouse
+
+    require_clickhouse(cluster=True)
+    with clickhouse_store(cluster=True):
+        yield
+
+
+@pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 

@@ -55,6 +55,8 @@ class TierForm(forms.Form):
     up_to = _decimal(
         Tier, "up_to", required=False, help_text="Leave empty on the last tier (unbounded)."
     )
+    # The last band has no upper bound: the empty box says so.
+    up_to.widget.attrs["placeholder"] = "and above"
     unit_amount = _decimal(Tier, "unit_amount", required=False)
     flat_amount = _decimal(Tier, "flat_amount", required=False)
 

@@ -156,6 +156,11 @@ class ChargeInline(FrozenInlineMixin, FrozenDecimalsMixin, admin.StackedInline):
     template = "admin/catalog/plan/charge_inline.html"
     extra = 1
     show_change_link = True
+
+    def get_extra(self, request, obj=None, **kwargs):
+        # A blank charge form only where the plan has none yet; "Add another Charge" adds one.
+        return 0 if obj is not None and obj.charges.exists() else 1
+
     fieldsets = [
         (None, {"fields": [("meter", "model"), ("description", "cadence")]}),
         (
@@ -257,6 +262,8 @@ class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
 
     @admin.display(description="Base fee")
     def base_fee(self, plan: Plan) -> str:
+        if not plan.base_amount:
+            return "usage only"  # not "$0.00 / month": the plan bills its charges only
         return money_display(plan.base_amount, plan.currency)
 
     @admin.display(description="Charges", ordering="charges__count")
@@ -274,6 +281,19 @@ class PlanAdmin(FrozenDecimalsMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return not _frozen(obj) and super().has_delete_permission(request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        # A version in use is kept for its subscribers' billing history: say so, instead of
+        # the stock "permission denied" of has_delete_permission.
+        plan = self.get_object(request, object_id)
+        if plan is not None and _frozen(plan) and super().has_delete_permission(request, plan):
+            messages.error(
+                request,
+                f"{plan} has subscribers, so it cannot be deleted: its invoices refer to it. "
+                "Make a new version instead, and move the subscribers to it.",
+            )
+            return HttpResponseRedirect(reverse("admin:catalog_plan_change", args=[plan.pk]))
+        return super().delete_view(request, object_id, extra_context)
 
     # --- saving through the services ------------------------------------------------------
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from catalog.currencies import is_known_currency, price_text
+from catalog.currencies import is_known_currency, money_display, price_text
 from rating import decimal_string
 
 register = template.Library()
@@ -22,3 +22,11 @@ def price(value: Decimal | None, currency: str) -> str:
     if value is None:
         return ""
     return price_text(value, currency) if is_known_currency(currency) else decimal_string(value)
+
+
+@register.filter
+def money(value: Decimal | None, currency: str) -> str:
+    """An amount for people: 32.000000 in USD → "$32.00" (catalog.currencies.money_display)."""
+    if value is None:
+        return ""
+    return money_display(value, currency) if is_known_currency(currency) else decimal_string(value)

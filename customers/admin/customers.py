@@ -9,8 +9,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from customers.admin.forms import CancelForm, ChangePlanForm, CustomerAdminForm, SubscribeForm
-from customers.models import Customer, Subscription, SubscriptionStatus
+from customers.admin.display import moment_text
+from customers.admin.forms import (
+    ApplyCouponForm,
+    CancelForm,
+    ChangePlanForm,
+    CustomerAdminForm,
+    SubscribeForm,
+)
+from customers.models import AppliedCoupon, Customer, Subscription, SubscriptionStatus
 from customers.selectors import subscription_list
 from customers.services import (
     EDITABLE_FIELDS,
@@ -20,6 +27,7 @@ from customers.services import (
     subscription_change_plan,
     subscription_create,
 )
+from customers.services.coupons import customer_coupon_apply
 
 
 class SubscriptionStatusFilter(admin.SimpleListFilter):
@@ -68,7 +76,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "latest_plan",
         "latest_status",
         "next_billing_at",
-        "created_at",
+        "created_on",
     ]
     list_display_links = ["external_id", "name"]
     list_filter = [SubscriptionStatusFilter, "currency", "country"]
@@ -98,6 +106,14 @@ class CustomerAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Taxes",
+            {
+                "fields": ["tax_rates", "tax_exempt", "tax_exempt_reason"],
+                "description": "The customer's tax rates replace its plan's; an exempt "
+                "customer pays none and the reason is printed on its invoices.",
+            },
+        ),
         ("Metadata", {"fields": ["metadata"], "classes": ["collapse"]}),
     ]
 
@@ -122,8 +138,12 @@ class CustomerAdmin(admin.ModelAdmin):
         return customer.latest_status or "—"
 
     @admin.display(description="Next billing", ordering="latest_period_end")
-    def next_billing_at(self, customer: Customer):
-        return customer.latest_period_end
+    def next_billing_at(self, customer: Customer) -> str:
+        return moment_text(customer.latest_period_end)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created_on(self, customer: Customer):
+        return customer.created_at.date()
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["external_id"] if obj is not None else []
@@ -161,6 +181,11 @@ class CustomerAdmin(admin.ModelAdmin):
             extra_context["can_change_subscription"] = request.user.has_perm(
                 "customers.change_subscription"
             )
+            extra_context["can_apply_coupon"] = request.user.has_perm("customers.add_appliedcoupon")
+            # Shown, not edited here: given through "Apply a coupon" (the service's checks).
+            extra_context["applied_coupons"] = AppliedCoupon.objects.filter(
+                customer=customer
+            ).select_related("coupon")
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -180,6 +205,11 @@ class CustomerAdmin(admin.ModelAdmin):
                 "<path:object_id>/subscriptions/<int:subscription_id>/cancel/",
                 view(self.cancel_view),
                 name="customers_customer_cancel",
+            ),
+            path(
+                "<path:object_id>/apply-coupon/",
+                view(self.apply_coupon_view),
+                name="customers_customer_apply_coupon",
             ),
         ]
         return custom + super().get_urls()
@@ -216,7 +246,8 @@ class CustomerAdmin(admin.ModelAdmin):
         form = SubscribeForm(
             request.POST or None,
             currency=customer.currency,
-            initial={"started_at": now.replace(second=0, microsecond=0)},
+            # Today at midnight UTC: a monthly plan's periods then read as dates, not 13:49.
+            initial={"started_at": now.replace(hour=0, minute=0, second=0, microsecond=0)},
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -232,11 +263,23 @@ class CustomerAdmin(admin.ModelAdmin):
             except ValidationError as refusal:
                 _form_errors(form, refusal)
             else:
-                messages.success(
-                    request, f"Subscribed {customer.name}: subscription #{subscription.pk}."
-                )
+                messages.success(request, self.subscribed_message(subscription))
                 return HttpResponseRedirect(self._customer_page(customer))
         return self._render(request, customer, form, title=f"Subscribe {customer.name} to a plan")
+
+    def subscribed_message(self, subscription: Subscription) -> str:
+        """The success message of "Subscribe" (the console's admin adds the invoices made)."""
+        return (
+            f"Subscribed {subscription.customer.name} to {subscription.plan.name}: "
+            f"subscription #{subscription.pk}."
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new customer is usually subscribed next: land on its page, not back on the list.
+        if "_addanother" not in request.POST and "_popup" not in request.POST:
+            messages.success(request, f"Customer {obj.name} created: subscribe them to a plan.")
+            return HttpResponseRedirect(self._customer_page(obj))
+        return super().response_add(request, obj, post_url_continue)
 
     def _subscription(self, customer: Customer, subscription_id: int) -> Subscription:
         return get_object_or_404(subscription_list().filter(customer=customer), pk=subscription_id)
@@ -251,7 +294,14 @@ class CustomerAdmin(admin.ModelAdmin):
             currency=customer.currency,
             initial={"plan": subscription.plan},
         )
-        if request.method == "POST" and form.is_valid():
+        preview = None
+        if request.method == "POST" and form.is_valid() and "_preview" in request.POST:
+            preview = self.change_plan_preview(
+                subscription=subscription,
+                plan=form.cleaned_data["plan"],
+                effective_at=form.cleaned_data["effective_at"],
+            )
+        elif request.method == "POST" and form.is_valid():
             try:
                 subscription_change_plan(
                     subscription=subscription,
@@ -267,7 +317,15 @@ class CustomerAdmin(admin.ModelAdmin):
                 )
                 return HttpResponseRedirect(self._customer_page(customer))
         title = f"Change the plan of subscription #{subscription.pk}"
-        return self._render(request, customer, form, title=title, subscription=subscription)
+        response = self._render(request, customer, form, title=title, subscription=subscription)
+        response.context_data.update(preview=preview, can_preview=self.can_preview_changes)
+        return response
+
+    # The console's customer admin prices a change before it is made (it may read invoices).
+    can_preview_changes = False
+
+    def change_plan_preview(self, *, subscription, plan, effective_at) -> dict | None:
+        return None
 
     def cancel_view(
         self, request: HttpRequest, object_id: str, subscription_id: int
@@ -289,3 +347,23 @@ class CustomerAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(self._customer_page(customer))
         title = f"Cancel subscription #{subscription.pk}"
         return self._render(request, customer, form, title=title, subscription=subscription)
+
+    def apply_coupon_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Give the customer a coupon (customers.services.coupons.customer_coupon_apply)."""
+        customer = self.get_object(request, object_id)
+        if customer is None:
+            raise Http404("No such customer.")
+        if not request.user.has_perm("customers.add_appliedcoupon"):
+            raise PermissionDenied
+        form = ApplyCouponForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                customer_coupon_apply(
+                    customer=customer, coupon=form.cleaned_data["coupon"], at=timezone.now()
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Coupon {form.cleaned_data['coupon']} applied.")
+                return HttpResponseRedirect(self._customer_page(customer))
+        return self._render(request, customer, form, title="Apply a coupon")

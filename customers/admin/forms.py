@@ -4,7 +4,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from catalog.currencies import money_display
-from catalog.models import Plan
+from catalog.models import Coupon, Plan
 from customers.models import BillingAnchor, Customer
 
 
@@ -21,6 +21,9 @@ class CustomerAdminForm(forms.ModelForm):
             "net_payment_terms_days",
             "invoice_grace_period_hours",
             "tax_id",
+            "tax_exempt",
+            "tax_exempt_reason",
+            "tax_rates",
             "address_line1",
             "address_line2",
             "postal_code",
@@ -52,6 +55,8 @@ class PlanChoiceField(forms.ModelChoiceField):
         every = (
             plan.interval if plan.interval_count == 1 else f"{plan.interval_count} {plan.interval}s"
         )
+        if not plan.base_amount:
+            return f"{plan.name} ({plan.code} v{plan.version}) — usage only, billed every {every}"
         fee = money_display(plan.base_amount, plan.currency)
         return f"{plan.name} ({plan.code} v{plan.version}) — {fee} / {every}"
 
@@ -64,17 +69,27 @@ def plan_choices(*, currency: str) -> QuerySet[Plan]:
     return plans.order_by("code", "-version")
 
 
+def moment_input() -> forms.DateTimeInput:
+    """The browser's date and time picker (UTC), instead of free text."""
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
 class SubscribeForm(forms.Form):
     plan = PlanChoiceField(queryset=Plan.objects.none())
     started_at = forms.DateTimeField(
-        help_text="UTC, e.g. 2026-03-01 00:00. May be in the past: those periods get billed."
+        label="Start",
+        widget=moment_input(),
+        help_text="UTC; midnight by default, so periods run from day to day. May be in the "
+        "past: those periods get billed.",
     )
     anchor = forms.ChoiceField(choices=BillingAnchor.choices, initial=BillingAnchor.ANNIVERSARY)
     trial_days = forms.IntegerField(
         min_value=0, required=False, help_text="Leave blank for the plan's own trial."
     )
     ends_at = forms.DateTimeField(
-        required=False, help_text="Optional expiration (UTC): billing stops then by itself."
+        required=False,
+        widget=moment_input(),
+        help_text="Optional expiration (UTC): billing stops then by itself.",
     )
 
     def __init__(self, *args, currency: str, **kwargs):
@@ -86,6 +101,7 @@ class ChangePlanForm(forms.Form):
     plan = PlanChoiceField(queryset=Plan.objects.none())
     effective_at = forms.DateTimeField(
         required=False,
+        widget=moment_input(),
         help_text="Blank: an upgrade now, a downgrade at the end of the current period. "
         "Otherwise a moment (UTC) of the unbilled time, or a future period start. "
         "Choosing the current plan withdraws a pending change.",
@@ -104,4 +120,11 @@ class CancelForm(forms.Form):
         ],
         initial="period_end",
         widget=forms.RadioSelect,
+    )
+
+
+class ApplyCouponForm(forms.Form):
+    coupon = forms.ModelChoiceField(
+        queryset=Coupon.objects.filter(active=True).order_by("code"),
+        help_text="Its expiry, redemption limit and currency are checked when applied.",
     )

@@ -88,6 +88,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "anchor",
         "cancel_at_period_end",
         "plan__code",
+        "plan",  # a version (the plan page links its subscribers per version here)
         "plan__currency",
     ]
     search_fields = ["=id", "customer__external_id", "customer__name", "plan__code"]

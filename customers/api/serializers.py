@@ -27,6 +27,13 @@ class CustomerInputSerializer(StrictSerializer):
     state = serializers.CharField(max_length=255, required=False, allow_blank=True)
     country = serializers.CharField(max_length=2, required=False, allow_blank=True)
     tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    tax_exempt = serializers.BooleanField(required=False)
+    tax_exempt_reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    tax_rates = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=10**18 - 1),
+        required=False,
+        max_length=20,
+    )
     net_payment_terms_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
     invoice_grace_period_hours = serializers.IntegerField(
         min_value=0, max_value=24 * 365, required=False
@@ -36,11 +43,12 @@ class CustomerInputSerializer(StrictSerializer):
 
 class CustomerSerializer(serializers.ModelSerializer):
     subscriptions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    tax_rates = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Customer
-        fields = [*CUSTOMER_FIELDS, "subscriptions", "created_at", "updated_at"]
+        fields = [*CUSTOMER_FIELDS, "tax_rates", "subscriptions", "created_at", "updated_at"]
         read_only_fields = fields
 
 

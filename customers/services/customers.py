@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from billing.errors import AppError
+from catalog.models import TaxRate
 from customers.models import Customer
 from customers.validators import (
     validate_country_code,
@@ -25,6 +26,8 @@ EDITABLE_FIELDS = (
     "state",
     "country",
     "tax_id",
+    "tax_exempt",
+    "tax_exempt_reason",
     "net_payment_terms_days",
     "invoice_grace_period_hours",
     "metadata",
@@ -40,6 +43,8 @@ def _normalized(changes: dict[str, Any]) -> dict[str, Any]:
             normalized[field] = value.strip()
     if "name" in normalized and not normalized["name"]:
         errors["name"] = "A customer needs a name."
+    if normalized.get("tax_exempt") and not normalized.get("tax_exempt_reason"):
+        errors["tax_exempt_reason"] = "A tax-exempt customer needs the reason printed on invoices."
     for field, validate in (
         ("currency", validate_currency_code),
         ("country", validate_country_code),
@@ -70,8 +75,22 @@ def _full_clean(customer: Customer) -> None:
 
 
 @transaction.atomic
-def customer_create(*, external_id: str, name: str, **attributes: Any) -> Customer:
+def _tax_rates_of(ids) -> list:
+    """The tax rates `ids` names (docs/operations.md, "Taxes"); unknown ids are refused."""
+    ids = list(dict.fromkeys(ids))
+    rates = list(TaxRate.objects.filter(pk__in=ids))
+    missing = sorted(set(ids) - {rate.pk for rate in rates})
+    if missing:
+        raise ValidationError({"tax_rates": f"Unknown tax rate(s): {missing}."})
+    return rates
+
+
+@transaction.atomic
+def customer_create(
+    *, external_id: str, name: str, tax_rates: list[int] | None = None, **attributes: Any
+) -> Customer:
     """A new customer. `attributes` are any of EDITABLE_FIELDS; a conflict AppError if taken."""
+    rates = _tax_rates_of(tax_rates or [])
     unknown = sorted(set(attributes) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationError({field: "Unknown field." for field in unknown})
@@ -88,12 +107,16 @@ def customer_create(*, external_id: str, name: str, **attributes: Any) -> Custom
     customer = Customer(external_id=external_id, **values)
     _full_clean(customer)
     customer.save()
+    customer.tax_rates.set(rates)
     return customer
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, **changes: Any) -> Customer:
-    """Change some of EDITABLE_FIELDS. The currency is fixed once the customer has subscribed."""
+def customer_update(
+    *, customer: Customer, tax_rates: list[int] | None = None, **changes: Any
+) -> Customer:
+    """Change some of EDITABLE_FIELDS (and the tax rates, when given). The currency is fixed
+    once the customer has subscribed."""
     if "external_id" in changes and changes["external_id"] != customer.external_id:
         raise ValidationError(
             {"external_id": "external_id cannot be changed: events and integrations refer to it."}
@@ -112,8 +135,16 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
                 "and has subscriptions: its currency cannot change."
             }
         )
+    if "tax_exempt" in values or "tax_exempt_reason" in values:
+        exempt = values.get("tax_exempt", customer.tax_exempt)
+        if exempt and not values.get("tax_exempt_reason", customer.tax_exempt_reason):
+            raise ValidationError(
+                {"tax_exempt_reason": "A tax-exempt customer needs the reason printed on invoices."}
+            )
     for field, value in values.items():
         setattr(customer, field, value)
     _full_clean(customer)
     customer.save()
+    if tax_rates is not None:
+        customer.tax_rates.set(_tax_rates_of(tax_rates))
     return customer

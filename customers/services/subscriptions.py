@@ -4,12 +4,14 @@ The money of each step is not computed here: the cycle close reads the periods a
 (customers.selectors) and bills them. Here the history is recorded so that it can.
 """
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from billing.errors import AppError
 from catalog.models import Plan
@@ -448,6 +450,58 @@ def subscription_cancel(
 
 
 @transaction.atomic
+def subscriptions_advance_periods(
+    *, locked: list[tuple[Subscription, list[SubscriptionPhase]]], at: datetime
+) -> None:
+    """subscription_advance_period for subscriptions the caller locked and read, with their
+    phases, in this transaction (the cycle close's batches).
+
+    A period that just moves on (no status, plan or billing-block change: the usual month to
+    month) is written for all of them by one UPDATE of the period fields, which the audit log
+    leaves out (billing/audit.py) and no signal follows; the others go one by one.
+    """
+    at = _utc("at", at)
+    moving = []
+    for subscription, phases in locked:
+        if _moves_on_quietly(subscription, phases, at):
+            moving.append(subscription)
+        else:
+            subscription_advance_period(subscription=subscription, at=at, locked_phases=phases)
+    by_period = defaultdict(list)
+    for subscription in moving:
+        period = subscription.current_period_start, subscription.current_period_end
+        by_period[period].append(subscription.pk)
+    now = timezone.now()
+    for (start, end), ids in by_period.items():  # one UPDATE per new period, not per row
+        Subscription.objects.filter(pk__in=ids).update(
+            current_period_start=start, current_period_end=end, updated_at=now
+        )
+
+
+def _moves_on_quietly(
+    subscription: Subscription, phases: list[SubscriptionPhase], at: datetime
+) -> bool:
+    """Advance the period in memory when nothing else changes with it; else change nothing."""
+    boundary = subscription.current_period_end
+    if boundary is None or subscription.billing_blocked_at or subscription.billing_blocked_reason:
+        return False
+    if (
+        subscription.status == SubscriptionStatus.TRIALING
+        and subscription.trial_ends_at <= boundary
+    ):
+        return False
+    phases = sorted(phases, key=lambda phase: phase.starts_at)
+    period = period_after(subscription=subscription, phases=phases, boundary=boundary)
+    if period is None:
+        return False
+    before = subscription.current_period_start, subscription.current_period_end
+    subscription.current_period_start, subscription.current_period_end = period.start, period.end
+    if _plan_in_effect(subscription, phases, at).pk != subscription.plan_id:
+        subscription.current_period_start, subscription.current_period_end = before
+        return False
+    return True
+
+
 def subscription_advance_period(
     *,
     subscription: Subscription,

@@ -1,3 +1,3 @@
 """Admin of invoices, and the customer page's upcoming invoice (registered on import)."""
 
-from invoices.admin import customers, invoices  # noqa: F401
+from invoices.admin import credit_notes, customers, invoices  # noqa: F401

@@ -81,7 +81,10 @@ class CustomerAdmin(BaseCustomerAdmin):
                 draft=draft,
                 total=money_display(draft.total, draft.currency),
                 line_rows=line_rows(
-                    draft.lines, currency=draft.currency, external_customer_id=customer.external_id
+                    draft.lines,
+                    currency=draft.currency,
+                    external_customer_id=customer.external_id,
+                    period=(draft.period_start, draft.period_end),
                 ),
                 totals_rows=totals_rows(draft),
             )

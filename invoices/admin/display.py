@@ -1,9 +1,11 @@
 """Invoice lines as the admin shows them: money in the currency, tiers readable, event links."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from catalog.currencies import money_display
 from invoices.models import LineKind
+from invoices.services.drafts import window_text
 from metering.links import event_drilldown_url
 from rating import to_decimal
 from rating.money import decimal_string
@@ -62,14 +64,17 @@ def _breakdown_rows(line, currency: str) -> list[BreakdownRow]:
     return rows
 
 
-def line_rows(lines, *, currency: str, external_customer_id: str) -> list[LineRow]:
-    """One LineRow per line (saved InvoiceLines or a draft's DraftLines)."""
+def line_rows(
+    lines, *, currency: str, external_customer_id: str, period: tuple | None = None
+) -> list[LineRow]:
+    """One LineRow per line (saved InvoiceLines or a draft's DraftLines). A line's window is
+    shown only where it differs from the invoice's `period` (start, end): not repeated."""
     rows = []
     for line in lines:
         usage = line.kind == LineKind.USAGE and line.meter is not None and line.usage_start
         window = ""
-        if line.usage_start and line.usage_end:
-            window = f"{line.usage_start:%Y-%m-%d %H:%M} → {line.usage_end:%Y-%m-%d %H:%M}"
+        if line.usage_start and line.usage_end and (line.usage_start, line.usage_end) != period:
+            window = window_text(line.usage_start, line.usage_end)
         rows.append(
             LineRow(
                 description=line.description,
@@ -95,11 +100,25 @@ def line_rows(lines, *, currency: str, external_customer_id: str) -> list[LineRo
 
 def totals_rows(invoice) -> list[tuple[str, str]]:
     currency = invoice.currency
+    taxes = [
+        (f"{tax['name']} ({tax['rate']} %)", money_display(Decimal(tax["amount"]), currency))
+        for tax in invoice.taxes or []
+    ]
+    coupons = [
+        (f"Coupon {coupon['code']}", "−" + money_display(Decimal(coupon["amount"]), currency))
+        for coupon in invoice.coupons or []
+    ]
+    exempt = [("Tax exempt", invoice.tax_exempt_reason)] if invoice.tax_exempt_reason else []
+    credited = getattr(invoice, "amount_credited", 0)
     return [
         ("Subtotal", money_display(invoice.subtotal, currency)),
         ("Discount", money_display(invoice.discount, currency)),
+        *coupons,
         ("Tax", money_display(invoice.tax, currency)),
+        *taxes,
+        *exempt,
         ("Total", money_display(invoice.total, currency)),
         ("Credits applied", money_display(invoice.credits_applied, currency)),
         ("Amount due", money_display(invoice.amount_due, currency)),
+        *([("Credited by credit notes", money_display(credited, currency))] if credited else []),
     ]

@@ -5,23 +5,34 @@ void, mark uncollectible) each call one service, for the operator who may change
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from billing.errors import AppError
 from catalog.currencies import money_display
+from invoices.admin.credit_notes import CreditNoteForm, issued_message
 from invoices.admin.display import line_rows, totals_rows
 from invoices.documents import invoice_hosted_url, invoice_pdf_url
 from invoices.models import Invoice, InvoiceStatus
+from invoices.pdf import period_display
 from invoices.services import (
     invoice_finalize,
     invoice_mark_uncollectible,
     invoice_void,
 )
+from invoices.services.credit_notes import (
+    CREDITABLE,
+    LineCredit,
+    credit_note_issue,
+    invoice_creditable,
+)
+from invoices.services.reissue import invoice_for_moment, invoice_rebill
 
 # action name in URLs → (service, verb for messages, statuses it applies to)
 ACTIONS = {
@@ -50,7 +61,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "period",
         "total_display",
         "amount_due_display",
-        "issued_at",
+        "issued_on",
         "due_date",
     ]
     list_display_links = ["invoice_label"]
@@ -108,9 +119,14 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Period", ordering="period_start")
     def period(self, invoice: Invoice) -> str:
-        if invoice.period_start is None:
-            return "—"
-        return f"{invoice.period_start:%Y-%m-%d %H:%M} → {invoice.period_end:%Y-%m-%d %H:%M}"
+        # Dates for whole days, times only for shorter periods; "Opening, <date>" for the
+        # fees due when a subscription starts (docs/operations.md, "The console").
+        return period_display(invoice.period_start, invoice.period_end) or "—"
+
+    @admin.display(description="Issued", ordering="issued_at")
+    def issued_on(self, invoice: Invoice):
+        # The day is what an operator compares (the time is on the invoice's page).
+        return invoice.issued_at.date() if invoice.issued_at else None
 
     @admin.display(description="Total", ordering="total")
     def total_display(self, invoice: Invoice) -> str:
@@ -171,13 +187,23 @@ class InvoiceAdmin(admin.ModelAdmin):
                 invoice.lines.select_related("meter").order_by("position", "id"),
                 currency=invoice.currency,
                 external_customer_id=invoice.customer.external_id,
+                period=(invoice.period_start, invoice.period_end),
             )
             extra_context["totals_rows"] = totals_rows(invoice)
+            extra_context["credit_notes"] = list(invoice.credit_notes.order_by("issued_at", "id"))
             may_change = self.has_change_permission(request, invoice)
+            extra_context["can_credit"] = (
+                may_change
+                and invoice.status in CREDITABLE
+                and request.user.has_perm("invoices.add_creditnote")
+            )
+            extra_context["can_rebill"] = (
+                may_change and invoice.kind == "subscription" and invoice.status in CREDITABLE
+            )
             extra_context["invoice_actions"] = [
                 (
                     name,
-                    verb,
+                    name.replace("-", " ").capitalize(),  # "Mark uncollectible"
                     reverse(f"admin:invoices_invoice_{name.replace('-', '_')}", args=[invoice.pk]),
                 )
                 for name, (_, verb, statuses) in ACTIONS.items()
@@ -186,15 +212,128 @@ class InvoiceAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         custom = [
             path(
+                "rebill-event/", view(self.rebill_lookup_view), name="invoices_invoice_rebill_event"
+            ),
+            path(
+                "<path:object_id>/credit-note/",
+                view(self.credit_note_view),
+                name="invoices_invoice_credit_note",
+            ),
+            path(
+                "<path:object_id>/rebill/", view(self.rebill_view), name="invoices_invoice_rebill"
+            ),
+        ]
+        custom += [
+            path(
                 f"<path:object_id>/{name}/",
-                self.admin_site.admin_view(self._action_view(name)),
+                view(self._action_view(name)),
                 name=f"invoices_invoice_{name.replace('-', '_')}",
             )
             for name in ACTIONS
         ]
         return custom + super().get_urls()
+
+    # --- credit notes, re-billing (docs/operations.md) ----------------------------------------
+
+    def _invoice_for_change(self, request, object_id: str) -> Invoice:
+        invoice = self.get_object(request, object_id)
+        if invoice is None:
+            raise Http404("No such invoice.")
+        if not self.has_change_permission(request, invoice):
+            raise PermissionDenied
+        return invoice
+
+    def _page(self, request, invoice, *, title: str, template: str, **context):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": invoice,
+            "title": title,
+            "invoice_url": reverse("admin:invoices_invoice_change", args=[invoice.pk]),
+            **context,
+        }
+        return TemplateResponse(request, template, context)
+
+    def credit_note_view(self, request: HttpRequest, object_id: str):
+        """Issue a credit note for the invoice (invoices.services.credit_notes)."""
+        invoice = self._invoice_for_change(request, object_id)
+        if not request.user.has_perm("invoices.add_creditnote"):
+            raise PermissionDenied
+        lines = invoice.lines.order_by("position", "id")
+        form = CreditNoteForm(request.POST or None, lines=lines)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            credits = form.line_credits()
+            try:
+                note = credit_note_issue(
+                    invoice=invoice,
+                    reason=data["reason"],
+                    outcome=data["outcome"],
+                    at=timezone.now(),
+                    lines=[LineCredit(line_id, amount) for line_id, amount in credits]
+                    if credits
+                    else None,
+                    amount=None if credits else data["amount"],
+                    created_by=request.user.get_username(),
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                issued_message(request, note)
+                return HttpResponseRedirect(
+                    reverse("admin:invoices_invoice_change", args=[invoice.pk])
+                )
+        return self._page(
+            request,
+            invoice,
+            title=f"Issue a credit note for {invoice}",
+            template="admin/invoices/invoice/credit_note.html",
+            form=form,
+            creditable=money_display(invoice_creditable(invoice=invoice), invoice.currency),
+        )
+
+    def rebill_view(self, request: HttpRequest, object_id: str):
+        """Void the period's invoice and bill the period again now (a late event's fix)."""
+        invoice = self._invoice_for_change(request, object_id)
+        if request.method == "POST":
+            try:
+                reissued = invoice_rebill(invoice=invoice, at=timezone.now())
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+                return HttpResponseRedirect(
+                    reverse("admin:invoices_invoice_change", args=[invoice.pk])
+                )
+            target = reissued or invoice
+            messages.success(
+                request,
+                f"Invoice {invoice} voided; the period was billed again"
+                + (f" as {reissued}." if reissued else "."),
+            )
+            return HttpResponseRedirect(reverse("admin:invoices_invoice_change", args=[target.pk]))
+        return self._page(
+            request,
+            invoice,
+            title=f"Re-bill the period of {invoice}",
+            template="admin/invoices/invoice/rebill.html",
+            paid=invoice.status == InvoiceStatus.PAID,
+        )
+
+    def rebill_lookup_view(self, request: HttpRequest):
+        """From the event debugger: the invoice of the period a late event belongs to."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        moment = parse_datetime(request.GET.get("at", "") or "")
+        customer = request.GET.get("customer", "")[:255]
+        invoice = None
+        if moment is not None and customer:
+            invoice = invoice_for_moment(external_customer_id=customer, moment=moment)
+        if invoice is None:
+            messages.warning(request, "No issued invoice covers that customer and moment.")
+            return HttpResponseRedirect(reverse("admin:invoices_invoice_changelist"))
+        return HttpResponseRedirect(reverse("admin:invoices_invoice_rebill", args=[invoice.pk]))
 
     def _action_view(self, name: str):
         service, verb, _ = ACTIONS[name]

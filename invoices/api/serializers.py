@@ -4,6 +4,8 @@ The same serializers show a saved Invoice and an unsaved InvoiceDraft (the upcom
 "id", "number" and the links are null for a draft that was never saved.
 """
 
+from decimal import Decimal
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -40,6 +42,7 @@ class InvoiceLineSerializer(serializers.Serializer):
     quantity = serializers.SerializerMethodField()
     unit_amount = serializers.SerializerMethodField()
     amount = serializers.SerializerMethodField()
+    discount = serializers.SerializerMethodField()
     breakdown = serializers.JSONField()
     usage_start = serializers.DateTimeField(allow_null=True)
     usage_end = serializers.DateTimeField(allow_null=True)
@@ -64,6 +67,10 @@ class InvoiceLineSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_amount(self, line) -> str:
         return format_money(line.amount, self._currency)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_discount(self, line) -> str:
+        return format_money(line.discount, self._currency)
 
     @extend_schema_field(NULLABLE_URI)
     def get_events_url(self, line) -> str | None:
@@ -102,6 +109,11 @@ class InvoiceSerializer(serializers.Serializer):
     credits_applied = InvoiceMoneyField()
     total = InvoiceMoneyField()
     amount_due = InvoiceMoneyField()
+    taxes = serializers.SerializerMethodField()
+    coupons = serializers.SerializerMethodField()
+    tax_exempt_reason = serializers.CharField()
+    amount_credited = serializers.SerializerMethodField()
+    credit_notes = serializers.SerializerMethodField()
     # From the payment ledger (invoices.balances): never a stored figure.
     amount_paid = serializers.SerializerMethodField()
     amount_remaining = serializers.SerializerMethodField()
@@ -141,6 +153,83 @@ class InvoiceSerializer(serializers.Serializer):
     )
     def get_payment_status(self, invoice) -> str:
         return self._balance(invoice).payment_status
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "rate": {"type": "string"},
+                    "jurisdiction": {"type": "string"},
+                    "amount": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_taxes(self, invoice) -> list:
+        return [
+            {
+                "name": tax["name"],
+                "rate": tax["rate"],
+                "jurisdiction": tax.get("jurisdiction", ""),
+                "amount": format_money(Decimal(tax["amount"]), invoice.currency),
+            }
+            for tax in invoice.taxes or []
+        ]
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "name": {"type": "string"},
+                    "amount": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_coupons(self, invoice) -> list:
+        return [
+            {**coupon, "amount": format_money(Decimal(coupon["amount"]), invoice.currency)}
+            for coupon in invoice.coupons or []
+        ]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_amount_credited(self, invoice) -> str:
+        return format_money(getattr(invoice, "amount_credited", Decimal(0)), invoice.currency)
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "number": {"type": "string"},
+                    "total": {"type": "string"},
+                    "outcome": {"type": "string"},
+                    "status": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_credit_notes(self, invoice) -> list:
+        if not isinstance(invoice, Invoice) or not getattr(invoice, "amount_credited", 0):
+            return []  # a preview, or nothing credited (no query)
+        return [
+            {
+                "id": note.pk,
+                "number": note.number,
+                "total": format_money(note.total, invoice.currency),
+                "outcome": note.outcome,
+                "status": note.status,
+            }
+            for note in invoice.credit_notes.order_by("issued_at", "id")
+        ]
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_customer(self, invoice) -> str:

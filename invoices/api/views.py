@@ -6,6 +6,7 @@ allow (finalize a finalized invoice, void a paid one) → 409; a bad filter → 
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +20,7 @@ from billing.api import (
     query_text,
 )
 from catalog.currencies import format_money
+from catalog.serializers import StrictSerializer
 from customers.models import Customer
 from customers.selectors import customer_get
 from invoices.api.serializers import EventSerializer, InvoiceSerializer, LineEventsSerializer
@@ -131,8 +133,28 @@ class InvoiceFinalizeView(InvoiceActionView):
     service = staticmethod(invoice_finalize)
 
 
-class InvoiceVoidView(InvoiceActionView):
-    service = staticmethod(invoice_void)
+class VoidInput(StrictSerializer):
+    reissue = serializers.BooleanField(
+        required=False,
+        help_text="Bill the period again at the next close (default: true for an issued "
+        "invoice, false for a draft).",
+    )
+
+
+class InvoiceVoidView(APIView):
+    @extend_schema(
+        request=VoidInput,
+        responses={200: InvoiceSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        description="Void a draft, finalized or uncollectible invoice (a paid one once credit "
+        "notes credit its whole total). An issued subscription invoice's period is billed "
+        "again by the next close unless `reissue` is false (docs/operations.md).",
+    )
+    def post(self, request, invoice_id: str):
+        invoice = _invoice_or_404(invoice_id)
+        data = VoidInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        invoice_void(invoice=invoice, at=timezone.now(), reissue=data.validated_data.get("reissue"))
+        return _shown(request, invoice_get(invoice_id=invoice.pk))
 
 
 class InvoiceMarkUncollectibleView(InvoiceActionView):

@@ -6,6 +6,7 @@ One run (`cycles_close`) does, in this order:
    by period) under the subscription's row lock; by batches whose usage is read ahead in one
    query per meter (invoices.services.prefetch), the periods with nothing else to do closed
    WRITE_BATCH subscriptions per transaction, the rest one step per transaction;
+1b. the voided invoices whose reissue was asked for (invoices.services.reissue);
 2. the on-demand windows that closed (invoices.services.on_demand);
 3. the drafts in grace: refreshed from current usage, finalized once grace_until <= at;
 4. the late events flagged (invoices.services.late_events).
@@ -20,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
@@ -27,7 +29,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from catalog.models import BaseTiming
 from customers.models import Subscription, SubscriptionPhase
 from customers.selectors import subscription_phases, subscriptions_due
-from customers.services import subscription_advance_period
+from customers.services import subscription_advance_period, subscriptions_advance_periods
 from invoices.models import Invoice, InvoiceKind
 from invoices.services.blocks import billing_block_record
 from invoices.services.drafts import InvoiceDraft
@@ -37,13 +39,14 @@ from invoices.services.late_events import events_flag_late
 from invoices.services.on_demand import on_demand_drafts, on_demand_subscription_ids
 from invoices.services.persist import invoice_create_from_draft, invoices_create_from_drafts
 from invoices.services.prefetch import usage_prime_due
+from invoices.services.reissue import invoices_reissue_due
 from invoices.services.steps import (
     StepKind,
     billing_state,
     next_step,
     step_build,
 )
-from invoices.services.workers import subscriptions_bill_in_processes
+from invoices.services.workers import subscriptions_bill_in_processes, subscriptions_bill_in_tasks
 from rating import RatingError
 
 logger = logging.getLogger(__name__)
@@ -74,11 +77,16 @@ class CloseReport:
     refreshed: int = 0
     late_events: int = 0
     errors: list[str] = field(default_factory=list)
+    # (subscriptions, tasks) handed to the task cluster: their invoices are not in `created`.
+    queued: tuple[int, int] = (0, 0)
 
     def summary(self) -> str:
+        queued = ""
+        if self.queued[1]:
+            queued = f"{self.queued[0]} subscription(s) queued in {self.queued[1]} task(s), "
         return (
-            f"Cycle close at {self.at.isoformat()}: {len(self.created)} invoice(s) created, "
-            f"{len(self.finalized)} finalized, {self.refreshed} draft(s) refreshed, "
+            f"Cycle close at {self.at.isoformat()}: {queued}{len(self.created)} invoice(s) "
+            f"created, {len(self.finalized)} finalized, {self.refreshed} draft(s) refreshed, "
             f"{self.late_events} late event(s) flagged, {len(self.errors)} error(s)."
         )
 
@@ -88,7 +96,11 @@ def _with_phases(subscriptions):
         Prefetch(
             "phases",
             queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
-        )
+        ),
+        # What draft_totals reads for taxes and coupons (invoices.services.adjustments).
+        "customer__tax_rates",
+        "customer__coupons",
+        "plan__tax_rates",
     )
 
 
@@ -98,11 +110,18 @@ def _locked_subscription(subscription_id: int) -> Subscription:
     )
 
 
-def subscription_ids_to_bill(*, at: datetime) -> list[int]:
-    """Subscriptions that may have an invoice due at `at` (each is re-checked under its lock)."""
-    due = set(subscriptions_due(at=at).values_list("pk", flat=True))
+def subscription_ids_to_bill(*, at: datetime, among: list[int] | None = None) -> list[int]:
+    """Subscriptions that may have an invoice due at `at` (each is re-checked under its lock).
+
+    `among`: only these (a queued batch re-checks its share before reading any usage).
+    """
+    due_now, phases = subscriptions_due(at=at), SubscriptionPhase.objects.all()
+    if among is not None:
+        due_now = due_now.filter(pk__in=among)
+        phases = phases.filter(subscription_id__in=among)
+    due = set(due_now.values_list("pk", flat=True))
     # A plan change that happened inside the current period.
-    changed = SubscriptionPhase.objects.filter(
+    changed = phases.filter(
         ends_at__lte=at,
         ends_at__gt=F("subscription__current_period_start"),
         ends_at__lt=F("subscription__current_period_end"),
@@ -123,7 +142,7 @@ def subscription_ids_to_bill(*, at: datetime) -> list[int]:
         period_start=OuterRef("subscription__started_at"),
         period_end=OuterRef("subscription__started_at"),
     )
-    first_phases = SubscriptionPhase.objects.filter(
+    first_phases = phases.filter(
         starts_at=F("subscription__started_at"),
         subscription__started_at__lte=at,
         subscription__trial_ends_at__isnull=True,
@@ -201,21 +220,27 @@ def subscriptions_close_periods(
                 Subscription.objects.select_for_update(of=("self",)).filter(pk__in=subscription_ids)
             ).order_by("pk")
             locked = locked.filter(billing_blocked_at=None)  # blocked ones: one by one
-            ready, settled = [], set()
+            ready, settled, customers = [], set(), set()
             for subscription in locked:
                 state = billing_state(subscription=subscription)
                 step = next_step(subscription=subscription, state=state, at=at)
                 if step is None:
                     settled.add(subscription.pk)
                 elif step.kind == StepKind.PERIOD_CLOSE:
+                    if subscription.customer_id in customers:
+                        # One invoice per customer per batch: its coupons (computed before the
+                        # batch is saved) see what the customer's previous invoice used.
+                        continue
+                    customers.add(subscription.customer_id)
                     try:
                         draft = step_build(subscription=subscription, step=step, ctx=ctx)
                     except RECOVERABLE:
                         continue  # billed (and reported) one by one
                     phases = subscription_phases(subscription=subscription)
                     ready.append((subscription, draft, phases))
-            for subscription, _, phases in ready:
-                subscription_advance_period(subscription=subscription, at=at, locked_phases=phases)
+            subscriptions_advance_periods(
+                locked=[(subscription, phases) for subscription, _, phases in ready], at=at
+            )
             invoices = invoices_create_from_drafts(drafts=[draft for _, draft, _ in ready], at=at)
     except Exception:
         logger.warning("Closing a batch together failed: one by one instead.", exc_info=True)
@@ -300,21 +325,52 @@ def subscriptions_bill(
     return created, errors
 
 
-def cycles_close(*, at: datetime, ctx: BuildContext | None = None, workers: int = 1) -> CloseReport:
+def subscriptions_bill_queued(*, subscription_ids: list[int], at: datetime) -> CloseReport:
+    """One queued batch of the close (`invoices.tasks.close_batch_task`, on any worker).
+
+    The batch first keeps the subscriptions still due: a batch queued twice (the schedule runs
+    every minute; a long close overlaps the next) costs a few indexed queries, not a close.
+    """
+    report = CloseReport(at=at)
+    due = subscription_ids_to_bill(at=at, among=subscription_ids)
+    report.created, report.errors = subscriptions_bill(
+        subscription_ids=due, at=at, ctx=BuildContext()
+    )
+    report.finalized = [invoice for invoice in report.created if invoice.number]
+    return report
+
+
+def cycles_close(
+    *,
+    at: datetime,
+    ctx: BuildContext | None = None,
+    workers: int = 1,
+    queue: bool = False,
+) -> CloseReport:
     """Run the whole close at `at` (see the module docstring); safe to run twice or at once.
 
     workers > 1: the subscriptions are shared among that many processes (each with its own
     database connection; the row locks keep every invoice issued once).
+    queue: more than CLOSE_TASK_BATCH due subscriptions are queued as django-q2 tasks of that
+    many (on the broker: every worker of every machine takes some), and this run goes on with
+    the on-demand windows, drafts and late events (docs/scaling.md "Cycle close").
     """
     ctx = ctx or BuildContext()
     report = CloseReport(at=at)
     due = subscription_ids_to_bill(at=at)
-    if workers > 1 and len(due) > WRITE_BATCH:
+    if queue and len(due) > settings.CLOSE_TASK_BATCH:
+        report.queued = subscriptions_bill_in_tasks(
+            subscription_ids=due, at=at, batch=settings.CLOSE_TASK_BATCH
+        )
+    elif workers > 1 and len(due) > WRITE_BATCH:
         report.created, report.errors = subscriptions_bill_in_processes(
             subscription_ids=due, at=at, workers=workers
         )
     else:
         report.created, report.errors = subscriptions_bill(subscription_ids=due, at=at, ctx=ctx)
+    reissued, reissue_errors = invoices_reissue_due(at=at)
+    report.created += reissued
+    report.errors += reissue_errors
     for subscription_id in on_demand_subscription_ids(at=at):
         try:
             report.created += subscription_bill_on_demand(

@@ -1,9 +1,10 @@
 """Invoices in memory: the lines and totals the cycle close saves and the preview shows as is.
 
 Money rules (docs/architecture.md, "Money"): each line is rounded once, half-up, to the
-currency's minor unit; subtotal = Σ rounded lines; discount 0 until coupons exist; tax =
-round(taxable × rate) with rate 0 until taxes exist (`invoice_tax_rate` is the hook); total =
-subtotal − discount + tax; credits_applied 0 until wallets exist; amount_due =
+currency's minor unit; subtotal = Σ rounded lines; discount = Σ coupon shares
+(invoices.services.adjustments), spread over the lines pro rata (each line's `discount`);
+tax = Σ per rate round_half_up((subtotal − discount) × rate); total = subtotal − discount + tax;
+credits_applied 0 until finalization applies wallet credits; amount_due =
 max(total − credits_applied, 0). A negative total (a proration credit larger than the
 charges) is kept: nothing is due then.
 """
@@ -16,7 +17,8 @@ from catalog.currencies import currency_exponent
 from catalog.models import Charge, Meter, Plan
 from customers.models import Customer, Subscription
 from invoices.models import InvoiceStatus
-from rating import round_money
+from invoices.services.adjustments import coupon_shares, invoice_tax_rates, taxes_for
+from rating.adjustments import spread_pro_rata
 
 ZERO = Decimal("0")
 # Fractions and quantities are stored with six decimals (catalog.models.QUANTITY).
@@ -45,6 +47,8 @@ class DraftLine:
     # An unsaved line has no id; the API shows null for it (the preview).
     id: int | None = None
     position: int = 0
+    # This line's share of the invoice's coupon discount (set by draft_make).
+    discount: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,22 @@ class Totals:
     total: Decimal
     credits_applied: Decimal
     amount_due: Decimal
+    # Per rate ([TaxShare]), per coupon ([CouponShare]), per line (aligned with the lines).
+    taxes: tuple = ()
+    coupons: tuple = ()
+    line_discounts: tuple = ()
+    tax_exempt_reason: str = ""
+
+    @property
+    def taxes_json(self) -> list[dict]:
+        return [share.as_json() for share in self.taxes]
+
+    @property
+    def coupons_json(self) -> list[dict]:
+        return [
+            {"code": share.code, "name": share.name, "amount": str(share.amount)}
+            for share in self.coupons
+        ]
 
 
 @dataclass
@@ -102,21 +122,52 @@ class InvoiceDraft:
     def amount_due(self) -> Decimal:
         return self.totals.amount_due
 
+    @property
+    def taxes(self) -> list[dict]:
+        return self.totals.taxes_json
 
-def invoice_tax_rate(*, customer: Customer, currency: str) -> Decimal:
-    """The tax rate applied to a customer's invoices: 0 until taxes exist (the hook for them)."""
-    return ZERO
+    @property
+    def coupons(self) -> list[dict]:
+        return self.totals.coupons_json
+
+    @property
+    def tax_exempt_reason(self) -> str:
+        return self.totals.tax_exempt_reason
+
+    amount_credited = ZERO
 
 
-def draft_totals(*, lines: list[DraftLine], customer: Customer, currency: str) -> Totals:
-    """The invoice totals from its rounded lines (see the module docstring for the rules)."""
+def draft_totals(
+    *,
+    lines: list,
+    customer: Customer,
+    currency: str,
+    subscription: Subscription | None = None,
+    kind: str = "",
+    invoice_id: int | None = None,
+) -> Totals:
+    """The invoice totals from its rounded lines (see the module docstring for the rules).
+
+    subscription and kind decide the coupons and the plan's taxes; invoice_id is a draft being
+    refreshed (its own coupon use is not counted as used before).
+    """
     exponent = currency_exponent(currency)
     subtotal = sum((line.amount for line in lines), ZERO)
-    discount = ZERO
-    taxable = max(subtotal - discount, ZERO)
-    tax = round_money(
-        taxable * invoice_tax_rate(customer=customer, currency=currency), exponent=exponent
+    coupons = coupon_shares(
+        customer=customer,
+        subscription=subscription,
+        kind=kind,
+        currency=currency,
+        base=subtotal,
+        exponent=exponent,
+        invoice_id=invoice_id,
     )
+    discount = sum((share.amount for share in coupons), ZERO)
+    line_discounts = spread_pro_rata(discount, [line.amount for line in lines], exponent=exponent)
+    taxable = max(subtotal - discount, ZERO)
+    rates = invoice_tax_rates(customer=customer, subscription=subscription)
+    taxes = taxes_for(taxable=taxable, rates=rates, exponent=exponent)
+    tax = sum((share.amount for share in taxes), ZERO)
     total = subtotal - discount + tax
     credits_applied = ZERO
     amount_due = max(total - credits_applied, ZERO)
@@ -127,6 +178,10 @@ def draft_totals(*, lines: list[DraftLine], customer: Customer, currency: str) -
         total=total,
         credits_applied=credits_applied,
         amount_due=amount_due,
+        taxes=tuple(taxes),
+        coupons=tuple(coupons),
+        line_discounts=tuple(line_discounts),
+        tax_exempt_reason=customer.tax_exempt_reason if customer.tax_exempt else "",
     )
 
 
@@ -142,6 +197,15 @@ def draft_make(
     currency = subscription.plan.currency
     for position, line in enumerate(lines):
         line.position = position
+    totals = draft_totals(
+        lines=lines,
+        customer=subscription.customer,
+        currency=currency,
+        subscription=subscription,
+        kind=kind,
+    )
+    for line, discount in zip(lines, totals.line_discounts, strict=True):
+        line.discount = discount
     return InvoiceDraft(
         customer=subscription.customer,
         subscription=subscription,
@@ -150,7 +214,7 @@ def draft_make(
         period_start=period_start,
         period_end=period_end,
         lines=lines,
-        totals=draft_totals(lines=lines, customer=subscription.customer, currency=currency),
+        totals=totals,
     )
 
 

@@ -13,7 +13,8 @@ from django.db import transaction
 
 from billing.errors import AppError
 from invoices.documents import invoice_on_finalized
-from invoices.models import Invoice, InvoiceStatus
+from invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from invoices.services.credit_notes import invoice_creditable, offsets_release
 from invoices.services.credits import TOTAL_FIELDS as CREDIT_FIELDS
 from invoices.services.credits import invoice_credits_apply, invoice_credits_return
 from invoices.services.numbering import finalization_fields
@@ -54,18 +55,36 @@ def invoice_finalize(*, invoice: Invoice, at: datetime, refresh: bool = True) ->
 
 
 @transaction.atomic
-def invoice_void(*, invoice: Invoice, at: datetime) -> Invoice:
-    """Void a draft, a finalized or an uncollectible invoice: nothing is owed on it any more,
-    and the prepaid credits it spent go back to the wallet (invoices.services.credits)."""
+def invoice_void(*, invoice: Invoice, at: datetime, reissue: bool | None = None) -> Invoice:
+    """Void a draft, a finalized or an uncollectible invoice: nothing is owed on it any more.
+
+    A paid invoice is voided once credit notes credit its whole total (money paid goes back
+    through them first). reissue: a subscription invoice's period is billed again by the next
+    close (invoices.services.reissue); its ledger entries and prepaid fees stop counting now.
+    By default an issued invoice is reissued and a voided draft (never issued) is not. The
+    prepaid credits it spent go back to the wallet (invoices.services.credits).
+    """
     invoice = _locked(invoice)
-    if invoice.status not in VOIDABLE:
+    if reissue is None:
+        reissue = invoice.status != InvoiceStatus.DRAFT
+    if invoice.status == InvoiceStatus.PAID:
+        if invoice_creditable(invoice=invoice) > 0:
+            raise AppError.conflict(
+                f"Invoice {invoice} is paid: credit its whole total with a credit note "
+                "(refund, wallet or next invoice) before voiding it."
+            )
+    elif invoice.status not in VOIDABLE:
         raise AppError.conflict(
             f"Invoice {invoice} is {invoice.status}: only a draft, finalized or uncollectible "
-            "invoice can be voided."
+            "invoice (or a paid one credited in full) can be voided."
         )
+    offsets_release(invoice=invoice)
     invoice.status = InvoiceStatus.VOID
     invoice.voided_at = at
-    invoice.save(update_fields=["status", "voided_at", "updated_at"])
+    invoice.reissue_requested = bool(
+        reissue and invoice.kind == InvoiceKind.SUBSCRIPTION and invoice.subscription_id
+    )
+    invoice.save(update_fields=["status", "voided_at", "reissue_requested", "updated_at"])
     invoice_credits_return(invoice=invoice, at=at)
     return invoice
 

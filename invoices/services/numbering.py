@@ -6,7 +6,7 @@ that transaction ends, so two finalizations queue up, and a rollback gives the n
 
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from customers.models import Customer
 from invoices.models import InvoiceSequence, InvoiceStatus
@@ -18,9 +18,16 @@ def invoice_numbers_take(*, year: int, count: int) -> list[str]:
     """Take the next `count` numbers of `year`, in order (inside the finalizing transaction)."""
     if count < 1:
         return []
+    last = sequence_take(sequence=InvoiceSequence, year=year, count=count)
+    return [NUMBER_FORMAT.format(year=year, number=n) for n in range(last - count + 1, last + 1)]
+
+
+def sequence_take(*, sequence: type[models.Model], year: int, count: int) -> int:
+    """Advance `sequence`'s row of `year` by `count` and return its new last number (a
+    per-year sequence model with `year` and `last_number`: invoices, credit notes)."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Invoice numbers are taken inside the finalizing transaction.")
-    table = connection.ops.quote_name(InvoiceSequence._meta.db_table)
+        raise RuntimeError("Numbers are taken inside the issuing transaction.")
+    table = connection.ops.quote_name(sequence._meta.db_table)
     with connection.cursor() as cursor:
         # One statement takes the row lock and the numbers (PostgreSQL and SQLite ≥ 3.35).
         cursor.execute(
@@ -30,13 +37,11 @@ def invoice_numbers_take(*, year: int, count: int) -> list[str]:
         )
         row = cursor.fetchone()
     if row is None:
-        sequence, _ = InvoiceSequence.objects.select_for_update().get_or_create(year=year)
-        sequence.last_number += count
-        sequence.save(update_fields=["last_number"])
-        last = sequence.last_number
-    else:
-        last = row[0]
-    return [NUMBER_FORMAT.format(year=year, number=n) for n in range(last - count + 1, last + 1)]
+        counter, _ = sequence.objects.select_for_update().get_or_create(year=year)
+        counter.last_number += count
+        counter.save(update_fields=["last_number"])
+        return counter.last_number
+    return row[0]
 
 
 def invoice_number_next(*, year: int) -> str:

@@ -11,16 +11,43 @@ from datetime import datetime, timedelta
 from django.db.models import Prefetch
 
 from customers.models import Subscription, SubscriptionPhase
-from invoices.documents import invoice_on_finalized
-from invoices.models import Invoice, InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
+from invoices.documents import invoices_on_finalized
+from invoices.models import (
+    Invoice,
+    InvoiceDiscount,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerEntry,
+    LineKind,
+)
 from invoices.services.builder import entry_owed
 from invoices.services.credits import invoices_credits_apply
-from invoices.services.drafts import InvoiceDraft, draft_totals
+from invoices.services.drafts import InvoiceDraft, Totals, draft_totals
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import billed_before, ledger_line
 from invoices.services.numbering import finalization_fields, invoice_numbers_take
 
 TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
+ADJUSTMENT_FIELDS = ("taxes", "coupons", "tax_exempt_reason")
+
+
+def totals_fields(totals: Totals) -> dict:
+    """The Invoice fields a computed invoice's totals set (amounts, per-rate taxes, coupons)."""
+    return {
+        **{name: getattr(totals, name) for name in TOTAL_FIELDS},
+        "taxes": totals.taxes_json,
+        "coupons": totals.coupons_json,
+        "tax_exempt_reason": totals.tax_exempt_reason,
+    }
+
+
+def _discount_rows(invoice: Invoice, totals: Totals) -> list[InvoiceDiscount]:
+    return [
+        InvoiceDiscount(
+            invoice=invoice, applied_coupon_id=share.applied_coupon_id, amount=share.amount
+        )
+        for share in totals.coupons
+    ]
 
 
 def invoice_create_from_draft(*, draft: InvoiceDraft, at: datetime) -> Invoice:
@@ -56,10 +83,15 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
                 grace_until=grace_until,
                 usage_read_at=at,
                 **status,
-                **{name: getattr(draft.totals, name) for name in TOTAL_FIELDS},
+                **totals_fields(draft.totals),
             )
         )
     Invoice.objects.bulk_create(invoices)
+    InvoiceDiscount.objects.bulk_create(
+        discount
+        for invoice, draft in zip(invoices, drafts, strict=True)
+        for discount in _discount_rows(invoice, draft.totals)
+    )
     pairs = [
         (invoice, line, _line_row(invoice, line))
         for invoice, draft in zip(invoices, drafts, strict=True)
@@ -73,8 +105,7 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
     )
     finalized = [invoice for invoice, final in zip(invoices, finals, strict=True) if final]
     invoices_credits_apply(invoices=finalized, at=at)
-    for invoice in finalized:
-        invoice_on_finalized(invoice=invoice)
+    invoices_on_finalized(invoices=finalized)
     return invoices
 
 
@@ -118,6 +149,7 @@ def _line_row(invoice: Invoice, line) -> InvoiceLine:
         quantity=line.quantity,
         unit_amount=line.unit_amount,
         amount=line.amount,
+        discount=line.discount,
         breakdown=line.breakdown,
         usage_start=line.usage_start,
         usage_end=line.usage_end,
@@ -156,13 +188,31 @@ def invoice_refresh_usage(*, invoice: Invoice, at: datetime) -> bool:
         [entry.line for entry in changed], ["amount", "quantity", "breakdown"]
     )
     LedgerEntry.objects.bulk_update(changed, ["quantity", "event_count", "owed", "amount"])
-    totals = draft_totals(
-        lines=list(invoice.lines.all()), customer=invoice.customer, currency=invoice.currency
-    )
-    for name in TOTAL_FIELDS:
-        setattr(invoice, name, getattr(totals, name))
-    invoice.save(update_fields=[*TOTAL_FIELDS, "usage_read_at", "updated_at"])
+    invoice_recompute_totals(invoice=invoice)
+    invoice.save(update_fields=[*TOTAL_FIELDS, *ADJUSTMENT_FIELDS, "usage_read_at", "updated_at"])
     return True
+
+
+def invoice_recompute_totals(*, invoice: Invoice) -> None:
+    """A draft's totals, taxes, coupons and line discounts computed again from its saved lines
+    (the caller saves the invoice's fields; lines and coupon rows are written here)."""
+    lines = list(invoice.lines.all())
+    subscription = invoice.subscription
+    totals = draft_totals(
+        lines=lines,
+        customer=invoice.customer,
+        currency=invoice.currency,
+        subscription=subscription,
+        kind=invoice.kind,
+        invoice_id=invoice.pk,
+    )
+    for name, value in totals_fields(totals).items():
+        setattr(invoice, name, value)
+    for line, discount in zip(lines, totals.line_discounts, strict=True):
+        line.discount = discount
+    InvoiceLine.objects.bulk_update(lines, ["discount"])
+    InvoiceDiscount.objects.filter(invoice=invoice).delete()
+    InvoiceDiscount.objects.bulk_create(_discount_rows(invoice, totals))
 
 
 def _reprice(invoice: Invoice, entries: list[LedgerEntry]) -> list[LedgerEntry]:

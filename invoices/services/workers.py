@@ -1,8 +1,13 @@
-"""The cycle close shared among processes: for a large close run from the command line.
+"""The cycle close shared among processes or among the task cluster's workers.
 
-Each process bills an interleaved share of the due subscriptions with its own database
-connection, through the same `subscriptions_bill`; the subscription row locks and the unique
-constraint keep every invoice issued once, and the numbering lock keeps numbers gapless.
+- `subscriptions_bill_in_processes` (`close_cycles --workers N`): each process of this
+  machine bills an interleaved share of the due subscriptions with its own database
+  connection, through the same `subscriptions_bill`.
+- `subscriptions_bill_in_tasks` (the schedule, `close_cycles --queue`): batches of due
+  subscriptions queued as django-q2 tasks on the broker, taken by any worker of any machine.
+
+Either way the subscription row locks and the unique constraint keep every invoice issued
+once, and the numbering lock keeps numbers gapless (docs/scaling.md "Cycle close").
 """
 
 import ctypes
@@ -15,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
 from django.db import connections
+from django_q.tasks import async_task
 
 from invoices.models import Invoice
 
@@ -84,3 +90,24 @@ def subscriptions_bill_in_processes(
     errors = [error for _, share_errors in results for error in share_errors]
     invoices = list(Invoice.objects.filter(pk__in=invoice_ids).select_related("customer"))
     return invoices, errors
+
+
+def subscriptions_bill_in_tasks(
+    *, subscription_ids: list[int], at: datetime, batch: int
+) -> tuple[int, int]:
+    """Queue the subscriptions in tasks of `batch`: (subscriptions, tasks) queued.
+
+    Consecutive ids per task (their rows, phases and usage sit together); a task that fails
+    or times out is retried by django-q2 (Q_RETRY) and re-checks what is still due.
+    """
+    group = f"close-cycles {at.isoformat()}"
+    tasks = 0
+    for offset in range(0, len(subscription_ids), batch):
+        async_task(
+            "invoices.tasks.close_batch_task",
+            subscription_ids[offset : offset + batch],
+            at,
+            group=group,
+        )
+        tasks += 1
+    return len(subscription_ids), tasks

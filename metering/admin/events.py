@@ -6,6 +6,7 @@ the detail explains, meter by meter, why the event counts or not.
 """
 
 from datetime import UTC, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -236,6 +237,14 @@ class EventAdmin(admin.ModelAdmin):
             extra_context["can_exclude"] = event.excluded_at is None and request.user.has_perm(
                 "metering.change_event"
             )
+            if event.is_late and request.user.has_perm("invoices.change_invoice"):
+                # The invoices admin finds the period's invoice (metering does not import it).
+                query = urlencode(
+                    {"customer": event.external_customer_id, "at": event.timestamp.isoformat()}
+                )
+                extra_context["rebill_url"] = (
+                    f"{reverse('admin:invoices_invoice_rebill_event')}?{query}"
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- usage explorer ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Reads of the metering app: usage per meter and window, event diagnosis, usage series.
 
-The single seam where a columnar store would take over the event reads
-(docs/architecture.md, "Scaling out").
+The single seam where ClickHouse takes over the usage reads under EVENTS_BACKEND=clickhouse
+(metering/selectors/clickhouse_usage.py; docs/scaling.md, "ClickHouse as the event store").
 """
 
 from metering.selectors.diagnosis import (

@@ -107,6 +107,9 @@ def usage_for_period(
     For reset = never meters the caller passes the subscription's start as `start`.
     `latest` is the value of the last counted event (by timestamp, then arrival).
     """
+    stored = _from_clickhouse(meter, [external_customer_id], start, end, key=None)
+    if stored is not None:
+        return stored.get(None, Usage(ZERO, 0))
     rolled_up = _from_rollups(
         meter, [external_customer_id], start, end, rollup_key=None, event_key=None
     )
@@ -127,6 +130,9 @@ def usage_by_customer(
     which bills many subscriptions whose periods end together; the caller keeps the list of
     ids to a few thousand per call.
     """
+    stored = _from_clickhouse(meter, list(external_customer_ids), start, end, key="customer")
+    if stored is not None:
+        return stored
     customer = F("external_customer_id")
     rolled_up = _from_rollups(
         meter, list(external_customer_ids), start, end, rollup_key=customer, event_key=customer
@@ -164,8 +170,10 @@ def usage_by_group(
         return (
             [] if not usage.event_count else [GroupUsage(None, usage.quantity, usage.event_count)]
         )
-    usages = None
-    if prop == meter.group_by:  # rollups are kept per value of the meter's own group_by
+    usages = _from_clickhouse(meter, [external_customer_id], start, end, key=("property", prop))
+    if (
+        usages is None and prop == meter.group_by
+    ):  # rollups are kept per value of the meter's own group_by
         usages = _from_rollups(
             meter,
             [external_customer_id],
@@ -191,14 +199,16 @@ def usage_series(
     """Usage per hour or per day (UTC) over [start, end), every bucket present (0 if empty)."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}, not {bucket!r}.")
-    usages = _from_rollups(
-        meter,
-        [external_customer_id],
-        start,
-        end,
-        rollup_key=Trunc("bucket_start", bucket, tzinfo=UTC),
-        event_key=Trunc("timestamp", bucket, tzinfo=UTC),
-    )
+    usages = _from_clickhouse(meter, [external_customer_id], start, end, key=("bucket", bucket))
+    if usages is None:
+        usages = _from_rollups(
+            meter,
+            [external_customer_id],
+            start,
+            end,
+            rollup_key=Trunc("bucket_start", bucket, tzinfo=UTC),
+            event_key=Trunc("timestamp", bucket, tzinfo=UTC),
+        )
     if usages is None:
         events = events_for_usage(
             meter=meter, external_customer_id=external_customer_id, start=start, end=end
@@ -216,6 +226,22 @@ def usage_series(
         buckets.append(UsageBucket(moment, usage.quantity, usage.event_count))
         moment += step
     return buckets
+
+
+def _from_clickhouse(meter, customers, start, end, *, key) -> dict | None:
+    """{key: Usage} from ClickHouse under EVENTS_BACKEND=clickhouse, else None (read the
+    database). See metering.selectors.clickhouse_usage for `key`."""
+    from metering.clickhouse import clickhouse_enabled
+    from metering.selectors.clickhouse_usage import clickhouse_usage
+
+    if not clickhouse_enabled():
+        return None
+    found = clickhouse_usage(
+        meter=meter, external_customer_ids=customers, start=start, end=end, key=key
+    )
+    if found is None:
+        return None
+    return {group: Usage(quantity, count) for group, (count, quantity) in found.items()}
 
 
 def _from_rollups(meter, customers, start, end, *, rollup_key, event_key) -> dict | None:

@@ -102,6 +102,17 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
 # --- the outbox ----------------------------------------------------------------------------
 
 
+def webhook_endpoints_listening(*, event_type: str) -> list[WebhookEndpoint]:
+    """The active endpoints that listen to `event_type` (one query)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"Unknown webhook event type {event_type!r}.")
+    return [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True)
+        if endpoint.listens_to(event_type)
+    ]
+
+
 def webhook_event_enqueue(
     *, event_type: str, data: dict | Callable[[], dict], at: datetime
 ) -> list[WebhookMessage]:
@@ -109,13 +120,7 @@ def webhook_event_enqueue(
     transaction, and queue their delivery for when it commits (a rollback sends nothing).
     `data` may be a callable, called only when some endpoint listens (the cycle close
     finalizes many invoices; most installations listen to few types)."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"Unknown webhook event type {event_type!r}.")
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(is_active=True)
-        if endpoint.listens_to(event_type)
-    ]
+    endpoints = webhook_endpoints_listening(event_type=event_type)
     if not endpoints:
         return []
     if callable(data):

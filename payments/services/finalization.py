@@ -16,7 +16,7 @@ def on_invoice_finalized(sender, invoice: Invoice, **kwargs) -> None:
     """Runs inside the finalizing transaction, with the invoice row locked by it."""
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         return  # money goes the other way: nothing to collect
-    if invoice.amount_due <= 0:
+    if invoice.amount_due - invoice.amount_credited <= 0:  # next-invoice credit notes
         at = invoice.issued_at
         Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, paid_at=at)
         invoice.status, invoice.paid_at = InvoiceStatus.PAID, at

@@ -33,6 +33,11 @@
       const boxes = row.querySelectorAll(".fieldBox");
       if (boxes.length) row.hidden = Array.from(boxes).every(function (box) { return box.hidden; });
     });
+    // A section ("Price") whose lines are all hidden loses its header too (tiered models).
+    charge.querySelectorAll("fieldset.module:not(.catalog-tiers)").forEach(function (section) {
+      const rows = section.querySelectorAll(".form-row");
+      if (rows.length) section.hidden = Array.from(rows).every(function (row) { return row.hidden; });
+    });
   }
 
   function addTierRow(button) {

@@ -53,6 +53,8 @@ def _client(scope: str) -> APIClient:
 
 
 def _allowed(scope: str, method: str, view_class) -> bool:
+    if getattr(view_class, "api_public_endpoint", False) is True:
+        return True  # the API root: open to anyone, with or without a key
     if scope == ApiKeyScope.FULL:
         return True
     if scope == ApiKeyScope.READ:

@@ -160,3 +160,20 @@ def test_the_audit_list_is_searchable_and_append_only(admin_client, api_client):
     assert edited.status_code == 403
     entry.refresh_from_db()
     assert entry.object_repr == "Acme Inc. (acme)"
+
+
+def test_invoices_the_close_issues_together_are_audited_once_each_with_the_actor(admin_user):
+    from auditlog.context import set_actor
+
+    pro = pro_plan()
+    for external_id in ("acme", "globex", "initech"):
+        subscribe(customer(external_id), pro, started_at=utc(2026, 3, 1))
+
+    with set_actor(admin_user):
+        cycles_close(at=utc(2026, 4, 1))
+    cycles_close(at=utc(2026, 4, 1))  # nothing due: no second entry
+
+    for invoice in Invoice.objects.all():
+        entry = entries_for(Invoice, object_pk=str(invoice.pk)).get()
+        assert entry.changes_dict["number"] == [None, invoice.number]
+        assert entry.actor == admin_user and entry.object_repr == str(invoice)

@@ -12,6 +12,7 @@ from billing.models import ApiKey
 from billing.roles import BILLING_ADMIN, BILLING_OPERATOR, FINANCE_VIEWER, ROLES, role_actions
 from billing.services import api_key_create
 from catalog.services.features import feature_create
+from console.site import SITE_VIEWS
 from customers.services.wallets import wallet_credit
 from invoices.models import Invoice
 from invoices.services import cycles_close
@@ -149,6 +150,11 @@ def _custom_views(world):
             f"/admin/catalog/plan/{world['plan'].pk}/new-version/",
             ["catalog.add_plan"],
         ),
+        "catalog_plan_move_subscribers": (
+            "post",
+            f"/admin/catalog/plan/{world['plan'].pk}/move-subscribers/",
+            ["catalog.view_plan", "customers.change_subscription"],
+        ),
         "customers_customer_subscribe": (
             "get",
             f"{base}/subscribe/",
@@ -183,6 +189,27 @@ def _custom_views(world):
             "post",
             f"/admin/invoices/invoice/{invoice_pk}/mark-uncollectible/",
             ["invoices.change_invoice"],
+        ),
+        "invoices_invoice_credit_note": (
+            "get",
+            f"/admin/invoices/invoice/{invoice_pk}/credit-note/",
+            ["invoices.change_invoice", "invoices.add_creditnote"],
+        ),
+        "invoices_invoice_rebill": (
+            "get",
+            f"/admin/invoices/invoice/{invoice_pk}/rebill/",
+            ["invoices.change_invoice"],
+        ),
+        "invoices_invoice_rebill_event": (
+            "get",
+            f"/admin/invoices/invoice/rebill-event/?customer={world['customer'].external_id}"
+            "&at=2026-01-15T00:00:00%2B00:00",
+            ["invoices.change_invoice"],
+        ),
+        "customers_customer_apply_coupon": (
+            "get",
+            f"{base}/apply-coupon/",
+            ["customers.add_appliedcoupon"],
         ),
         "invoices_invoice_record_payment": (
             "get",
@@ -219,6 +246,19 @@ def _custom_views(world):
             f"/admin/lab/backtest/{Backtest.objects.get().pk}/csv/",
             ["lab.view_backtest"],
         ),
+        "finance_revenuereport_csv": (
+            "get",
+            "/admin/finance/revenuereport/csv/",
+            ["finance.view_revenuereport"],
+        ),
+        "finance_receivablesaging_csv": (
+            "get",
+            "/admin/finance/receivablesaging/csv/",
+            ["finance.view_receivablesaging"],
+        ),
+        "console_usage": ("get", "/admin/usage/", ["metering.view_event"]),
+        "console_models": ("get", "/admin/models/", []),
+        "console_export": ("get", "/admin/export/invoices/invoice/", ["invoices.view_invoice"]),
         "auth_user_password_change": (
             "get",
             f"/admin/auth/user/{User.objects.order_by('pk').first().pk}/password/",
@@ -233,7 +273,8 @@ def _registered_custom_view_names() -> set[str]:
         prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
         standard = {prefix + page for page in ("changelist", "add", "history", "delete", "change")}
         names |= {p.name for p in model_admin.get_urls() if p.name and p.name not in standard}
-    return names
+    # The site's own pages (console/site.py): the dashboard is the index, the rest are listed.
+    return names | {name for _, name, _ in SITE_VIEWS}
 
 
 CUSTOM_VIEW_NAMES = sorted(_registered_custom_view_names())
@@ -260,6 +301,15 @@ def test_each_role_on_each_custom_admin_view(client, world, role):
         if (status in (200, 302)) != allowed or (not allowed and status != 403):
             mismatches.append(f"{name} {method.upper()} {url}: {status}, allowed={allowed}")
     assert mismatches == []
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_each_role_opens_the_dashboard_and_sees_only_its_figures(client, world, role):
+    client.force_login(_user(role))
+    page = client.get("/admin/").content.decode()
+    assert "MRR" in page
+    assert ("Invoices by status" in page) == _has(role, "invoices.view_invoice")
+    assert ("Events, last 24 h" in page) == _has(role, "metering.view_event")
 
 
 def test_the_billing_admin_has_every_billing_permission_but_not_users():

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
 from billing.services import api_key_create
+from invoices.services.credit_notes import credit_note_issue
 from tests.factories import (
     ChargeFactory,
     CustomerFactory,
@@ -107,8 +108,19 @@ def test_real_resources_match_the_schema_too(api_client):
     draft = FinalizedInvoiceFactory(status="draft", number=None, issued_at=None)
     customer = CustomerFactory(external_id="acme", currency="USD")
     SubscriptionFactory(customer=customer, plan=plan)
+    note = credit_note_issue(
+        invoice=invoice,
+        reason="Outage",
+        outcome="wallet",
+        at=invoice.issued_at,
+        amount=Decimal("5"),
+    )
 
     calls = [
+        ("/api/v1/credit-notes", {}, {}),
+        ("/api/v1/credit-notes/{credit_note_id}", {"credit_note_id": str(note.pk)}, {}),
+        ("/api/v1/tax-rates", {}, {}),
+        ("/api/v1/coupons", {}, {}),
         ("/api/v1/invoices/{invoice_id}", {"invoice_id": str(invoice.pk)}, {}),
         ("/api/v1/invoices/{invoice_id}", {"invoice_id": str(draft.pk)}, {}),
         ("/api/v1/invoices", {}, {}),

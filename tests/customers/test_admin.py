@@ -102,7 +102,8 @@ def test_customer_page_shows_subscriptions_periods_and_phases(admin_client, acme
 
     assert f"Subscription #{subscription.pk}" in page
     assert "Current period" in page and "Next billing date" in page
-    assert subscription.current_period_end.strftime("%Y-%m-%d %H:%M") in page
+    end = subscription.current_period_end
+    assert f"{end:%b} {end.day}, {end.year} {end:%H:%M} UTC" in page  # started mid-day
     assert "Pro (pro v1)" in page and "Starter (starter v1)" in page
     assert "Downgrade" in page
     assert f"subscriptions/{subscription.pk}/change-plan/" in page

@@ -1,5 +1,7 @@
 """The demo seed: real-looking customers on the demo plans, created once however often it runs."""
 
+from decimal import Decimal
+
 import pytest
 
 from customers import demo
@@ -38,3 +40,29 @@ def test_seed_subscribes_demo_customers_to_the_plans_that_exist_and_is_idempoten
     assert Customer.objects.get(external_id="acme").name == "Acme Corp"
     assert Customer.objects.get(external_id="acme").currency == "USD"
     assert not Customer.objects.filter(external_id="globex").exists()
+
+
+def test_seed_extras_gives_acme_credits_a_coupon_and_a_tax_rate_once():
+    from customers.models import AppliedCoupon
+    from customers.selectors import wallet_balance
+
+    PlanFactory(code="pro", version=1)
+    at = utc(2026, 11, 21, 20, 35)
+    demo.seed(at=at)
+
+    first = demo.seed_extras(at=at)
+    second = demo.seed_extras(at=at)
+
+    acme = Customer.objects.get(external_id="acme")
+    assert first == (
+        "Extras: 25.00 of credits for acme, coupon welcome10 for acme, "
+        "tax rate Sales tax (8.875 %, US-NY) for acme."
+    )
+    assert second == "Extras: none new."
+    wallet = acme.wallets.get()
+    assert (wallet_balance(wallet=wallet), wallet.low_balance_threshold) == (
+        Decimal("25.00"),
+        Decimal("10.00"),
+    )
+    assert [a.coupon.code for a in AppliedCoupon.objects.filter(customer=acme)] == ["welcome10"]
+    assert [str(rate) for rate in acme.tax_rates.all()] == ["Sales tax (8.875 %, US-NY)"]

@@ -233,7 +233,7 @@ def test_a_crash_mid_close_leaves_nothing_half_written_and_the_rerun_issues_once
     def crash(**kwargs):
         raise RuntimeError("worker killed while handing the invoice to the documents")
 
-    with mock.patch("invoices.services.persist.invoice_on_finalized", side_effect=crash):
+    with mock.patch("invoices.services.persist.invoices_on_finalized", side_effect=crash):
         report = cycles_close(at=utc(2026, 4, 1))
 
     assert len(report.errors) == 1 and "worker killed" in report.errors[0]

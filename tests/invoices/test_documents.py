@@ -13,11 +13,13 @@ from django_q.models import Task
 from django_q.tasks import async_task
 from pypdf import PdfReader
 
+from invoices.document_tasks import render_invoice_pdfs_task
 from invoices.documents import (
     invoice_on_finalized,
     invoice_send_email,
     invoice_store_pdf,
     invoices_missing_pdf,
+    invoices_on_finalized,
 )
 from invoices.models import Invoice
 from tests.factories import FinalizedInvoiceFactory, TieredUsageLineFactory
@@ -57,6 +59,36 @@ def test_finalization_stores_the_pdf_and_emails_the_customer_on_commit(
     task = Task.objects.get(func="invoices.document_tasks.render_invoice_pdf_task")
     assert task.success, task.result
     assert task.args == (invoice.pk,)
+
+
+def test_invoices_finalized_together_are_delivered_by_one_task(
+    db, django_capture_on_commit_callbacks
+):
+    invoices = [FinalizedInvoiceFactory(number=f"INV-2026-00012{n}") for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            invoices_on_finalized(invoices=invoices)
+
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        assert invoice.number in pdf_text(invoice.pdf_file.read())
+        assert invoice.emailed_at is not None
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        invoice.customer.email for invoice in invoices
+    )
+    task = Task.objects.get(func="invoices.document_tasks.render_invoice_pdfs_task")
+    assert task.success and task.args == ([invoice.pk for invoice in invoices],)
+
+
+def test_one_invoice_failing_in_a_delivery_batch_does_not_stop_the_others(db):
+    invoice = FinalizedInvoiceFactory(number="INV-2026-000130")
+    missing = invoice.pk + 1000
+
+    with pytest.raises(RuntimeError, match=rf"1 delivered, failed: \['#{missing}: "):
+        render_invoice_pdfs_task([missing, invoice.pk])
+
+    invoice.refresh_from_db()
+    assert invoice.pdf_rendered_at is not None and invoice.emailed_at is not None
 
 
 def test_a_rolled_back_finalization_queues_nothing(invoice, django_capture_on_commit_callbacks):

@@ -22,6 +22,8 @@ class Command(BaseCommand):
             payments_demo.seed_overdue,  # issued in the past: numbered before today's invoices
             invoices_demo.seed,
             payments_demo.seed,
+            # After the demo invoices, so they stay as they were: credits, a coupon, a tax rate.
+            customers_demo.seed_extras,
         )
         for step in steps:
             summary = step(at=at)

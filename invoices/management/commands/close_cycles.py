@@ -1,4 +1,5 @@
-"""`manage.py close_cycles [--at ISO] [--dry-run]`: issue every invoice due at --at (or now)."""
+"""`manage.py close_cycles [--at ISO] [--dry-run] [--workers N | --queue]`: issue every invoice
+due at --at (or now)."""
 
 from datetime import UTC, datetime
 
@@ -43,6 +44,14 @@ class Command(BaseCommand):
             default=1,
             help="Processes sharing the subscriptions (PostgreSQL; default 1).",
         )
+        parser.add_argument(
+            "--queue",
+            action="store_true",
+            help=(
+                "Queue the due subscriptions as django-q2 tasks of CLOSE_TASK_BATCH for the "
+                "task cluster (every worker on every machine); the rest of the close runs here."
+            ),
+        )
 
     def handle(self, *args, **options):
         at = _moment(options["at"]) if options["at"] else timezone.now()
@@ -59,7 +68,9 @@ class Command(BaseCommand):
             return
         if options["workers"] < 1:
             raise CommandError("--workers must be 1 or more.")
-        report = cycles_close(at=at, workers=options["workers"])
+        if options["queue"] and options["workers"] > 1:
+            raise CommandError("--queue and --workers are alternatives: choose one.")
+        report = cycles_close(at=at, workers=options["workers"], queue=options["queue"])
         for invoice in report.created:
             self.stdout.write(
                 f"{invoice.number or f'draft #{invoice.pk}':<16} "

@@ -100,7 +100,7 @@ def unpartition(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0005_entitlement_alerts'),
+        ('metering', '0006_merge_clickhouse_outbox_entitlement_alerts'),
     ]
 
     operations = [

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class FinanceConfig(AppConfig):
+    """Finance: revenue recognition, the monthly revenue report, CSV exports and the
+    receivables aging (docs/operations.md, "Finance").
+
+    At the top of the layers: it reads invoices, credit notes and payments (none imports it)
+    and writes only its own recognition schedules."""
+
+    name = "finance"
+    verbose_name = "Finance"
+
+    def ready(self):
+        from finance.services import on_credit_note_issued, on_invoice_finalized
+        from invoices.signals import credit_note_issued, invoice_finalized
+
+        invoice_finalized.connect(on_invoice_finalized, dispatch_uid="finance.revenue")
+        credit_note_issued.connect(on_credit_note_issued, dispatch_uid="finance.revenue")
