@@ -28,14 +28,16 @@ PR_SET_PDEATHSIG = 1
 PARENT_CHECK_SECONDS = 1.0
 
 
-def die_with_parent() -> None:
+def die_with_parent(*, parent: int | None = None) -> None:
     """Make this (child) process end when its parent does, even on `kill -9` of the parent.
 
     Linux delivers SIGKILL at the parent's death (prctl PR_SET_PDEATHSIG); elsewhere, and for
     a parent that died before the call, a daemon thread exits once the parent pid changes.
     Without it, a killed `close_cycles --workers N` leaves its workers blocked on a pipe.
+    `parent`: the pid the parent had before forking (a child reading its own parent pid could
+    already read the adopting process's, had the parent died in between).
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     libc_name = ctypes.util.find_library("c")
     if libc_name:
         try:
@@ -56,9 +58,9 @@ def die_with_parent() -> None:
 _parent_gone = threading.Event()
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     connections.close_all()
-    die_with_parent()
+    die_with_parent(parent=parent)
 
 
 def _bill_share(subscription_ids: list[int], at: datetime) -> tuple[list[int], list[str]]:
@@ -83,7 +85,10 @@ def subscriptions_bill_in_processes(
     connections.close_all()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
     ) as pool:
         results = list(pool.map(_bill_share, shares, [at] * workers))
     invoice_ids = [pk for ids, _ in results for pk in ids]

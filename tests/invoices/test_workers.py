@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A parent that starts two workers the way close_cycles does (fork, the same initializer),
 # gives them work that never ends, prints their pids and waits.
 PARENT = """
-import multiprocessing, sys, threading
+import multiprocessing, os, sys, threading
 from concurrent.futures import ProcessPoolExecutor
 import django
 django.setup()
@@ -22,7 +22,7 @@ def forever(_):
     threading.Event().wait()
 
 pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"),
-                           initializer=_worker_init)
+                           initializer=_worker_init, initargs=(os.getpid(),))
 pool.map(forever, [1, 2])
 while len(pool._processes) < 2:
     threading.Event().wait(0.01)
