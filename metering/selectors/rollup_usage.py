@@ -368,7 +368,14 @@ def _add_raw_windows(partials: dict, customer: str, scopes: list, condition) -> 
         if not spans:
             continue
         counted = _any(spans) & condition(meter)
-        wanted.append(counted)
+        # The WHERE: a flat OR of (event name, time range) pairs, so that PostgreSQL reads
+        # each one through the (customer, event name, timestamp) index (a BitmapOr); nested
+        # under each meter's whole condition it scanned all of the customer's events.
+        wanted += [
+            Q(event_name=meter.event_name, timestamp__gte=range_start, timestamp__lt=range_end)
+            for range_start, range_end in ranges
+            if range_start < range_end
+        ]
         index[number] = (key, meter)
         figures[f"n{number}"] = Count("id", filter=counted)
         if meter.aggregation in NUMERIC:
