@@ -181,6 +181,7 @@ def row(label: str, figures: tuple) -> None:
 
 def read_phase(args, calls, credits, customer) -> None:
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from invoices.selectors import upcoming_invoice
     from metering.models import RollupCoverage
@@ -211,6 +212,9 @@ def read_phase(args, calls, credits, customer) -> None:
     row("usage, count meter, rollups", timings(usage(calls), args.runs))
     row("usage, sum meter, rollups", timings(usage(credits), args.runs))
     row("upcoming invoice (total), rollups", timings(upcoming, args.runs))
+    with CaptureQueriesContext(connection) as statements:
+        upcoming()
+    print(f"  upcoming invoice: {len(statements.captured_queries)} SQL statements per call")
     RollupCoverage.objects.all().delete()  # the same selectors, now on raw events
     row("usage, count meter, raw events", timings(usage(calls), args.raw_runs))
     row("usage, sum meter, raw events", timings(usage(credits), args.raw_runs))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from customers.models import LIVE_STATUSES, Customer, Subscription, SubscriptionPhase
 from invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
@@ -20,6 +20,7 @@ from invoices.services.on_demand import (
     on_demand_drafts,
     on_demand_subscription_ids,
 )
+from invoices.services.prefetch import usage_prime_period
 from invoices.services.steps import (
     StepKind,
     billing_state,
@@ -173,6 +174,14 @@ def upcoming_invoice(
         )
     ctx = BuildContext()
     cycle_start, cycle_end = state.cycle_start, state.cycle_end
+    # Every charge's usage in one round of queries, and the customer's coupons and tax rates
+    # once (each step's draft and the preview's own total read them).
+    usage_prime_period(
+        ctx=ctx, subscription=subscription, start=state.billed_from, end=cycle_end, usage_until=at
+    )
+    prefetch_related_objects(
+        [subscription], "customer__coupons", "customer__tax_rates", "plan__tax_rates"
+    )
     lines = []
     # The steps the close will take for this period, up to its end: its plan changes, then it.
     for _ in range(MAX_STEPS):

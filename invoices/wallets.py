@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+
 from customers.models import Customer, Wallet
-from customers.selectors import wallet_balance
 from invoices.selectors import NoUpcomingInvoice, upcoming_invoice
 from rating import RatingError
 
@@ -34,16 +36,22 @@ class WalletSummary:
 
 
 def wallet_of(*, customer: Customer, currency: str = "") -> Wallet:
-    """The customer's wallet in `currency` (default: the customer's), or an empty unsaved one."""
+    """The customer's wallet in `currency` (default: the customer's), or an empty unsaved one,
+    with its balance read in the same query (`held`: wallet_balance's sum, 0 when unsaved)."""
     currency = (currency or customer.currency or "").upper()
-    wallet = Wallet.objects.filter(customer=customer, currency=currency).first()
+    wallet = (
+        Wallet.objects.filter(customer=customer, currency=currency)
+        .annotate(held=Coalesce(Sum("transactions__amount"), Decimal(0)))
+        .order_by("pk")
+        .first()
+    )
     return wallet or Wallet(customer=customer, currency=currency)
 
 
 def wallet_summary(*, customer: Customer, at: datetime, currency: str = "") -> WalletSummary:
     """Balance and ongoing balance of the customer's wallet in `currency` at `at`."""
     wallet = wallet_of(customer=customer, currency=currency)
-    balance = ZERO if wallet.pk is None else wallet_balance(wallet=wallet)
+    balance = ZERO if wallet.pk is None else wallet.held
     upcoming = ZERO
     try:
         draft = upcoming_invoice(customer=customer, at=at)

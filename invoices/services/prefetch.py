@@ -12,9 +12,10 @@ from decimal import Decimal
 
 from catalog.models import MeterReset
 from customers.models import Subscription
-from customers.selectors import subscription_phases
+from customers.selectors import subscription_phases, subscription_phases_for_period
 from invoices.services.inputs import BuildContext
-from metering.selectors import Usage, usage_by_customer
+from invoices.services.ledger import accumulation_start
+from metering.selectors import Usage, usage_by_customer, usage_for_windows
 
 # Customer ids per query: far below PostgreSQL's and SQLite's limits on bound parameters.
 IDS_PER_QUERY = 2_000
@@ -71,3 +72,34 @@ def usage_prime_windows(*, ctx: BuildContext, windows: dict[tuple, set[str]], me
                 )
                 primed += 1
     return primed
+
+
+def usage_prime_period(
+    *,
+    ctx: BuildContext,
+    subscription: Subscription,
+    start: datetime,
+    end: datetime,
+    usage_until: datetime,
+) -> int:
+    """Read ahead, in one round of queries (metering's usage_for_windows), the usage every
+    charge of [start, end) of the current period reads for the upcoming invoice: each plan
+    change's slice up to its end (the change's invoice), the last slice up to `usage_until`.
+    A window guessed wrong costs one read of its own later, never a wrong figure: the builder
+    reads a window it finds primed under exactly its (meter, customer, start, end).
+    Returns how many windows were read."""
+    slices = subscription_phases_for_period(
+        subscription=subscription, period_start=start, period_end=end
+    )
+    ctx.plans.prime([piece.plan for piece in slices])
+    windows = []
+    for piece in slices:
+        until = piece.end if piece.end < end else min(piece.end, usage_until)
+        for priced in ctx.plans.charges(piece.plan):
+            window_start = accumulation_start(priced=priced, piece=piece)
+            windows.append((priced.meter, window_start, max(window_start, until)))
+    customer_id = subscription.customer.external_id
+    found = usage_for_windows(external_customer_id=customer_id, windows=windows)
+    for (meter_id, window_start, window_end), usage in found.items():
+        ctx.usage.prime((meter_id, customer_id, window_start, window_end), usage)
+    return len(found)

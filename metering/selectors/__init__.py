@@ -22,6 +22,7 @@ from metering.selectors.usage import (
     usage_by_customer,
     usage_by_group,
     usage_for_period,
+    usage_for_windows,
     usage_series,
 )
 
@@ -41,5 +42,6 @@ __all__ = [
     "usage_by_customer",
     "usage_by_group",
     "usage_for_period",
+    "usage_for_windows",
     "usage_series",
 ]

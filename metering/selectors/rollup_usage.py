@@ -11,13 +11,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import (
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import RowNumber
 
 from catalog.models import Aggregation, Meter
-from metering.expressions import ExactMax, ExactMin, ExactSum, PropertyNumber
-from metering.models import Event, RollupDirtyBucket, UsageRollup
-from metering.rollups import HOUR, NUMERIC, hour_ceil, hour_floor, meter_rolled_up
+from metering.expressions import ExactMax, ExactMin, ExactSum, PropertyNumber, PropertyText
+from metering.models import Event, RollupCoverage, RollupDirtyBucket, UsageRollup
+from metering.rollups import (
+    HOUR,
+    NUMERIC,
+    ROLLED_UP,
+    hour_ceil,
+    hour_floor,
+    meter_definition,
+    meter_rolled_up,
+)
 from rating.money import DIVISION
 
 # Exact addition: a sum of sums must not round where the raw sum would not.
@@ -36,6 +54,7 @@ class Partial:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     latest: tuple | None = None  # (timestamp, event pk, value)
+    distinct: int | None = None  # unique_count, read from raw events only (no rollups)
 
     def add(self, *, count, total, minimum, maximum, latest) -> None:
         self.count += count
@@ -60,6 +79,8 @@ class Partial:
             return self.minimum
         if aggregation == Aggregation.MAX:
             return self.maximum
+        if aggregation == Aggregation.UNIQUE_COUNT:
+            return Decimal(self.distinct)
         return self.latest[2]
 
 
@@ -132,13 +153,10 @@ def _dirty_ranges(
             ).values_list("external_customer_id", "bucket_start")
         )
     )
-    runs: dict[str, list[list]] = {}
+    by_customer: dict[str, list[datetime]] = {}
     for customer, hour in hours:
-        mine = runs.setdefault(customer, [])
-        if mine and mine[-1][1] == hour:
-            mine[-1][1] = hour + HOUR
-        else:
-            mine.append([hour, hour + HOUR])
+        by_customer.setdefault(customer, []).append(hour)
+    runs = {customer: _runs(mine) for customer, mine in by_customer.items()}
     raw_customers: list[str] = []
     total = sum(len(mine) for mine in runs.values())
     for customer in sorted(runs, key=lambda name: (-len(runs[name]), name)):
@@ -223,3 +241,172 @@ def _latest(rows: QuerySet, *, key, timestamp: str, pk: str, value) -> dict:
             "usage_key", timestamp, pk, "usage_value"
         )
     }
+
+
+# --- several windows of one customer in one round ----------------------------------------------
+
+WindowKey = tuple[int, datetime, datetime]  # (meter pk, start, end)
+
+
+def windows_partials(
+    *, external_customer_id: str, windows: list[tuple[Meter, datetime, datetime]], condition
+) -> dict[WindowKey, Partial]:
+    """{(meter pk, start, end): Partial} of several meters' windows of one customer, in at most
+    three queries whatever their number: the meters' rollup coverage and the customer's dirty
+    hours (one UNION), the clean whole hours from rollups (one query grouped by meter) and
+    everything else from raw events (one query, an aggregate FILTERed per window). Each window
+    is split exactly as `rollup_partials` splits it; a meter without rollups (unique_count,
+    not covered under its current definition), a window without a whole hour or with more
+    than MAX_DIRTY_RANGES runs of dirty hours is read wholly from raw events.
+
+    The caller passes each meter at most once, no `latest` meter and no meter whose filters
+    allow nothing; `condition(meter)` is the meter's condition on an event (meter_condition).
+    A window without counted events has no entry.
+    """
+    plans = []  # (key, meter, whole hours [first, last) or None, raw ranges)
+    rolled = {}
+    for meter, start, end in windows:
+        first, last = hour_ceil(start), hour_floor(end)
+        hours = (first, last) if first < last and meter.aggregation in ROLLED_UP else None
+        plans.append(((meter.pk, start, end), meter, start, end, hours))
+        if hours is not None:
+            rolled[meter.pk] = meter
+    covered, dirty = _coverage_and_dirty(external_customer_id, plans, rolled)
+
+    rollup_parts, raw_scopes = [], []
+    for key, meter, start, end, hours in plans:
+        if hours is not None and meter.pk in covered:
+            marked = dirty.get(meter.event_name, ())
+            runs = _runs(sorted(hour for hour in marked if hours[0] <= hour < hours[1]))
+            if len(runs) <= MAX_DIRTY_RANGES:
+                first, last = hours
+                part = Q(meter_id=meter.pk, bucket_start__gte=first, bucket_start__lt=last)
+                ranges = [(start, first), (last, end)]
+                for run_start, run_end in runs:
+                    part &= ~Q(bucket_start__gte=run_start, bucket_start__lt=run_end)
+                    ranges.append((run_start, run_end))
+                rollup_parts.append(part)
+                raw_scopes.append((key, meter, ranges))
+                continue
+        raw_scopes.append((key, meter, [(start, end)]))
+
+    partials: dict[WindowKey, Partial] = {}
+    if rollup_parts:
+        by_meter = {key[0]: key for key, *_ in plans}
+        rows = (
+            UsageRollup.objects.filter(
+                _any(rollup_parts), external_customer_id=external_customer_id
+            )
+            .values("meter_id")
+            .annotate(
+                usage_events=Sum("event_count"),
+                usage_total=ExactSum(F("quantity_sum")),
+                usage_min=ExactMin(F("quantity_min")),
+                usage_max=ExactMax(F("quantity_max")),
+            )
+            .order_by()
+        )
+        for row in rows:
+            if row["usage_events"]:
+                partials.setdefault(by_meter[row["meter_id"]], Partial()).add(
+                    count=int(row["usage_events"]),
+                    total=row["usage_total"],
+                    minimum=row["usage_min"],
+                    maximum=row["usage_max"],
+                    latest=None,
+                )
+    _add_raw_windows(partials, external_customer_id, raw_scopes, condition)
+    return partials
+
+
+def _coverage_and_dirty(customer: str, plans: list, rolled: dict) -> tuple[set[int], dict]:
+    """The meters of `rolled` covered under their current definition, and the customer's dirty
+    hours of their event names over the windows' whole hours ({event name: [hour]}): one query."""
+    if not rolled:
+        return set(), {}
+    firsts = [hours[0] for *_, hours in plans if hours is not None]
+    lasts = [hours[1] for *_, hours in plans if hours is not None]
+    coverage = RollupCoverage.objects.filter(meter_id__in=list(rolled)).values_list(
+        "meter_id", "definition", Value(None, output_field=DateTimeField())
+    )
+    marks = RollupDirtyBucket.objects.filter(
+        external_customer_id=customer,
+        event_name__in=sorted({meter.event_name for meter in rolled.values()}),
+        bucket_start__gte=min(firsts),
+        bucket_start__lt=max(lasts),
+    ).values_list(Value(None, output_field=IntegerField()), "event_name", "bucket_start")
+    covered, dirty = set(), {}
+    for meter_id, text, hour in coverage.union(marks, all=True):
+        if meter_id is None:
+            dirty.setdefault(text, set()).add(hour)
+        elif meter_id in rolled and text == meter_definition(meter=rolled[meter_id]):
+            covered.add(meter_id)
+    return covered, dirty
+
+
+def _runs(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted distinct hours merged into runs of consecutive hours: [(start, end)]."""
+    runs: list[list] = []
+    for hour in hours:
+        if runs and runs[-1][1] == hour:
+            runs[-1][1] = hour + HOUR
+        else:
+            runs.append([hour, hour + HOUR])
+    return [(start, end) for start, end in runs]
+
+
+def _add_raw_windows(partials: dict, customer: str, scopes: list, condition) -> None:
+    """Add each window's raw events (its time ranges, its meter's condition) in one query: one
+    set of aggregates per window, each FILTERed by its own condition."""
+    figures, wanted, index = {}, [], {}
+    for number, (key, meter, ranges) in enumerate(scopes):
+        spans = [
+            Q(timestamp__gte=range_start, timestamp__lt=range_end)
+            for range_start, range_end in ranges
+            if range_start < range_end
+        ]
+        if not spans:
+            continue
+        counted = _any(spans) & condition(meter)
+        # The WHERE: a flat OR of (event name, time range) pairs, so that PostgreSQL reads
+        # each one through the (customer, event name, timestamp) index (a BitmapOr); nested
+        # under each meter's whole condition it scanned all of the customer's events.
+        wanted += [
+            Q(event_name=meter.event_name, timestamp__gte=range_start, timestamp__lt=range_end)
+            for range_start, range_end in ranges
+            if range_start < range_end
+        ]
+        index[number] = (key, meter)
+        figures[f"n{number}"] = Count("id", filter=counted)
+        if meter.aggregation in NUMERIC:
+            value = PropertyNumber(meter.field)
+            figures[f"s{number}"] = ExactSum(value, filter=counted)
+            figures[f"lo{number}"] = ExactMin(value, filter=counted)
+            figures[f"hi{number}"] = ExactMax(value, filter=counted)
+        elif meter.aggregation == Aggregation.UNIQUE_COUNT:
+            figures[f"u{number}"] = Count(PropertyText(meter.field), distinct=True, filter=counted)
+    if not figures:
+        return
+    row = Event.objects.filter(_any(wanted), external_customer_id=customer).aggregate(**figures)
+    for number, (key, meter) in index.items():
+        count = row[f"n{number}"]
+        if not count:
+            continue
+        partial = partials.setdefault(key, Partial())
+        partial.add(
+            count=int(count),
+            total=row.get(f"s{number}"),
+            minimum=row.get(f"lo{number}"),
+            maximum=row.get(f"hi{number}"),
+            latest=None,
+        )
+        if meter.aggregation == Aggregation.UNIQUE_COUNT:
+            partial.distinct = int(row[f"u{number}"])
+
+
+def _any(conditions: list[Q]) -> Q:
+    """The OR of a non-empty list of conditions."""
+    found = conditions[0]
+    for condition in conditions[1:]:
+        found |= condition
+    return found

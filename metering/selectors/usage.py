@@ -121,6 +121,65 @@ def usage_for_period(
     return _aggregate_by(events, meter=meter, key=None).get(None, Usage(ZERO, 0))
 
 
+def usage_for_windows(
+    *, external_customer_id: str, windows: list[tuple[Meter, datetime, datetime]]
+) -> dict[tuple[int, datetime, datetime], Usage]:
+    """`usage_for_period` of several (meter, start, end) windows of one customer:
+    {(meter pk, start, end): Usage}, the same figures, in at most three queries on the database
+    backend (metering.selectors.rollup_usage.windows_partials) instead of up to four per window.
+
+    For the upcoming invoice and the ongoing balance, which read every charge's meter of one
+    period. Read one by one, through the same selector as always: every window under
+    EVENTS_BACKEND=clickhouse (ClickHouse answers each read, `_from_clickhouse`), a `latest`
+    meter, a meter whose filters allow nothing and a meter's second window.
+    """
+    from metering.clickhouse import clickhouse_enabled
+    from metering.selectors.rollup_usage import windows_partials
+
+    found: dict[tuple[int, datetime, datetime], Usage] = {}
+    batch, single, meters = [], [], set()
+    for meter, start, end in dict.fromkeys(windows):
+        if start >= end:
+            found[(meter.pk, start, end)] = Usage(ZERO, 0)
+        elif (
+            clickhouse_enabled()
+            or meter.aggregation == Aggregation.LATEST
+            or meter.pk is None
+            or meter.pk in meters
+            or _allows_nothing(meter)
+        ):
+            single.append((meter, start, end))
+        else:
+            batch.append((meter, start, end))
+            meters.add(meter.pk)
+    if batch:
+        partials = windows_partials(
+            external_customer_id=external_customer_id,
+            windows=batch,
+            condition=lambda meter: meter_condition(meter=meter),
+        )
+        for meter, start, end in batch:
+            partial = partials.get((meter.pk, start, end))
+            found[(meter.pk, start, end)] = (
+                Usage(ZERO, 0)
+                if partial is None
+                else Usage(partial.quantity(meter.aggregation), partial.count)
+            )
+    for meter, start, end in single:
+        found[(meter.pk, start, end)] = usage_for_period(
+            meter=meter, external_customer_id=external_customer_id, start=start, end=end
+        )
+    return found
+
+
+def _allows_nothing(meter: Meter) -> bool:
+    """Whether one of the meter's filters lists no value (meter_condition: nothing counts)."""
+    return any(
+        isinstance(allowed, list | tuple) and not allowed
+        for allowed in (meter.filters or {}).values()
+    )
+
+
 def usage_by_customer(
     *, meter: Meter, external_customer_ids: list[str], start: datetime, end: datetime
 ) -> dict[str, Usage]:

@@ -24,6 +24,7 @@ from metering.selectors import (
     usage_by_customer,
     usage_by_group,
     usage_for_period,
+    usage_for_windows,
     usage_series,
 )
 from metering.services import events_ingest
@@ -125,13 +126,27 @@ class RollupsEqualRawEvents(TestCase):
                 rollups_refresh(at=AT)
 
         assert RollupCoverage.objects.count() == len(METERS)
+        # The batched read of the upcoming invoice: every meter's window in one round, plus a
+        # meter without rollups, a second window of one meter and an empty window.
+        unique = MeterFactory(event_name="call", aggregation="unique_count", field="v")
+        several = [(meter, *window) for meter in [*meters, unique]]
+        several += [(meters[0], BASE, window[1]), (meters[1], window[1], window[1])]
         # Few runs of dirty hours allowed: some customers' reads go wholly raw as well.
         with mock.patch.object(rollup_usage, "MAX_DIRTY_RANGES", 2):
             through_rollups = [reads(meter, window) for meter in meters]
+            batched = usage_for_windows(external_customer_id="acme", windows=several)
         assert rollups_check() == []
         RollupCoverage.objects.all().delete()  # every read now goes to raw events
         for index, meter in enumerate(meters):
             assert through_rollups[index] == reads(meter, window), METERS[index]
+        one_by_one = {
+            (meter.pk, start, end): usage_for_period(
+                meter=meter, external_customer_id="acme", start=start, end=end
+            )
+            for meter, start, end in several
+        }
+        assert batched == one_by_one
+        assert usage_for_windows(external_customer_id="acme", windows=several) == one_by_one
 
 
 # --- the mechanics, one by one -----------------------------------------------------------
