@@ -12,8 +12,19 @@ class FinanceConfig(AppConfig):
     verbose_name = "Finance"
 
     def ready(self):
-        from finance.services import on_credit_note_issued, on_invoice_finalized
-        from invoices.signals import credit_note_issued, invoice_finalized
+        from finance.services import (
+            on_credit_note_issued,
+            on_invoice_finalized,
+            on_invoices_finalized_together,
+        )
+        from invoices.signals import (
+            credit_note_issued,
+            invoice_finalized,
+            invoices_finalized_together,
+        )
 
         invoice_finalized.connect(on_invoice_finalized, dispatch_uid="finance.revenue")
+        invoices_finalized_together.connect(
+            on_invoices_finalized_together, dispatch_uid="finance.revenue_together"
+        )
         credit_note_issued.connect(on_credit_note_issued, dispatch_uid="finance.revenue")

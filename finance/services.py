@@ -68,8 +68,17 @@ class SyncReport:
 
 def on_invoice_finalized(sender, invoice: Invoice, **kwargs) -> None:
     """invoice_finalized receiver (finance/apps.py): inside the finalizing transaction, with the
-    invoice locked by it, so its schedules are committed with it or not at all."""
+    invoice locked by it, so its schedules are committed with it or not at all. Invoices the
+    close finalized together (together=True) are done at once by on_invoices_finalized_together.
+    """
+    if kwargs.get("together"):
+        return
     revenue_schedules_for_invoice(invoice=invoice)
+
+
+def on_invoices_finalized_together(sender, invoices: list[Invoice], **kwargs) -> None:
+    """invoices_finalized_together receiver: the close's invoices, one read and one write."""
+    revenue_schedules_for_invoices(invoices=invoices)
 
 
 def on_credit_note_issued(sender, credit_note: CreditNote, **kwargs) -> None:
@@ -81,17 +90,28 @@ def on_credit_note_issued(sender, credit_note: CreditNote, **kwargs) -> None:
 def revenue_schedules_for_invoice(*, invoice: Invoice) -> int:
     """Give each line of an issued invoice that has none its schedule; the number written.
     Call with the invoice locked (the finalizing transaction, or `revenue_sync`)."""
-    if invoice.issued_at is None or invoice.kind in NOT_REVENUE_KINDS:
+    return revenue_schedules_for_invoices(invoices=[invoice])
+
+
+def revenue_schedules_for_invoices(*, invoices: list[Invoice]) -> int:
+    """revenue_schedules_for_invoice for several invoices: their lines read in one query, the
+    schedules and their months written in one bulk insert each."""
+    issued = {
+        invoice.pk: invoice
+        for invoice in invoices
+        if invoice.issued_at is not None and invoice.kind not in NOT_REVENUE_KINDS
+    }
+    if not issued:
         return 0
-    lines = list(
-        InvoiceLine.objects.filter(invoice_id=invoice.pk)
+    lines = (
+        InvoiceLine.objects.filter(invoice_id__in=issued)
         .exclude(revenue_schedules__source=RevenueSource.INVOICE_LINE)
-        .order_by("position", "id")
+        .order_by("invoice_id", "position", "id")
     )
-    billed_on = invoice.issued_at.date()
-    exponent = currency_exponent(invoice.currency)
     planned = []
     for line in lines:
+        invoice = issued[line.invoice_id]
+        billed_on = invoice.issued_at.date()
         amount = line.amount - line.discount
         schedule = RevenueSchedule(
             source=RevenueSource.INVOICE_LINE,
@@ -107,7 +127,9 @@ def revenue_schedules_for_invoice(*, invoice: Invoice) -> int:
             days = service_days(line.usage_start, line.usage_end)
             schedule.method = RecognitionMethod.RATABLE
             schedule.service_start, schedule.service_end = days.first, days.end
-            months = allocate(amount, days_per_month(days), exponent=exponent)
+            months = allocate(
+                amount, days_per_month(days), exponent=currency_exponent(invoice.currency)
+            )
         else:
             schedule.method = RecognitionMethod.POINT_IN_TIME
             months = [(month_of(billed_on), amount)] if amount else []
