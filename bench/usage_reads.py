@@ -29,7 +29,6 @@ import io
 import os
 import platform
 import signal
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,17 +36,19 @@ from decimal import Decimal
 from pathlib import Path
 
 from scratch import (
+    copy_events,
     drop_database,
     local_only,
     recreate_database,
     setup_django,
+    timings,
+    vacuum_analyze,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD_START = datetime(2026, 3, 1, 10, 37, 12, tzinfo=UTC)
 PERIOD_END = datetime(2026, 4, 1, 10, 37, 12, tzinfo=UTC)
 AT = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
-COLUMNS = "event_id, event_name, external_customer_id, timestamp, properties, received_at, is_late"
 
 
 def options():
@@ -139,39 +140,9 @@ def load(events: int, background: int):
             f"b{index}\tapi_call\tother-{index % 1000:04d}\t{moment.isoformat()}\t{{}}\t"
             f"{received}\tf\n"
         )
-    copy_in(buffer.getvalue(), table="metering_event")
-    analyze()
+    copy_events(buffer.getvalue(), table="metering_event")
+    vacuum_analyze()
     return calls, credits, customer
-
-
-def copy_in(text: str, *, table: str) -> None:
-    from django.db import connection
-
-    connection.ensure_connection()
-    with connection.connection.cursor().copy(f"COPY {table} ({COLUMNS}) FROM STDIN") as copy:
-        copy.write(text)
-
-
-def analyze() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
-# --- timing ----------------------------------------------------------------------------
-
-
-def timings(action, runs: int) -> tuple[float, float, object]:
-    result = action()  # warm-up, not counted
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
-    return statistics.median(samples), p99, result
 
 
 def row(label: str, figures: tuple) -> None:
@@ -282,7 +253,7 @@ def ingest_phase(args) -> None:
             # Dedup keys (PostgreSQL, docs/scaling.md "Partitioned events"): gone with them.
             cursor.execute("DELETE FROM metering_eventkey WHERE event_id LIKE %s", [prefix + "%"])
         RollupDirtyBucket.objects.all().delete()
-        analyze()
+        vacuum_analyze()
 
     def run(prefix: str, store) -> float:
         batches = rows_for(prefix)
@@ -332,7 +303,7 @@ def ingest_phase(args) -> None:
         )
     started = time.perf_counter()
     with transaction.atomic():
-        copy_in(text.getvalue(), table="bench_copy")
+        copy_events(text.getvalue(), table="bench_copy")
     copied = args.ingest / (time.perf_counter() - started)
     with_refresh = args.ingest / (args.ingest / marked + refresh_seconds)
     print(f"  service, no rollup marks                 {plain:10,.0f} events/s")
@@ -379,7 +350,7 @@ def main() -> None:
             started = time.perf_counter()
             written = rollups_rebuild(meter=meter, at=AT)
             print(f"  {meter.code:<12} {written:,} rows in {time.perf_counter() - started:.1f} s")
-        analyze()
+        vacuum_analyze()
         started = time.perf_counter()
         mismatches = rollups_check(external_customer_id="big")
         print(
