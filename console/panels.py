@@ -16,7 +16,12 @@ from django.urls import reverse
 from catalog.currencies import money_display
 from customers.models import AppliedCoupon, Customer
 from customers.selectors import subscription_list
-from invoices.selectors import NoUpcomingInvoice, invoice_list, upcoming_invoice
+from invoices.selectors import (
+    NoUpcomingInvoice,
+    invoice_list,
+    upcoming_invoice,
+    upcoming_invoices_shared,
+)
 from invoices.usage import customer_usage
 from metering.charts import bar_chart
 from metering.links import event_drilldown_url, usage_explorer_url
@@ -198,10 +203,12 @@ def customer_panels(*, request, customer: Customer, at: datetime) -> list[str]:
     context function's keys as they are (`{{ balance }}`) and as `panel` (`{{ panel.balance }}`),
     with `customer`, `at`, and the request's context (user, perms)."""
     shown = []
-    for panel in CUSTOMER_PANELS:
-        context = panel.context(request, customer, at)
-        if context is not None:
-            context = {**context, "customer": customer, "at": at}
-            context["panel"] = context
-            shown.append(render_to_string(panel.template, context, request=request))
+    # The summary and the wallet panel both show the upcoming invoice: priced once per page.
+    with upcoming_invoices_shared():
+        for panel in CUSTOMER_PANELS:
+            context = panel.context(request, customer, at)
+            if context is not None:
+                context = {**context, "customer": customer, "at": at}
+                context["panel"] = context
+                shown.append(render_to_string(panel.template, context, request=request))
     return shown

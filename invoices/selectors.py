@@ -4,6 +4,9 @@ The upcoming invoice and the dry run call the same builder as the cycle close
 (invoices.services.steps / builder) and write nothing.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -144,7 +147,48 @@ def _billable_subscription(customer: Customer) -> Subscription | None:
     return live[0] if live else next(iter(subscriptions), None)
 
 
+# The upcoming invoices priced in the current `upcoming_invoices_shared()` block, by
+# (customer id, subscription id, moment); None outside any block.
+_shared_upcoming: ContextVar[dict | None] = ContextVar("shared_upcoming", default=None)
+
+
+@contextmanager
+def upcoming_invoices_shared() -> Iterator[None]:
+    """Within the block, `upcoming_invoice` prices a customer (or subscription) once per moment
+    and hands the same draft (or the same NoUpcomingInvoice) to every later caller: a page that
+    shows the upcoming invoice in several panels (the total, the wallet's ongoing balance) prices
+    the period once. Nothing is kept after the block."""
+    token = _shared_upcoming.set({})
+    try:
+        yield
+    finally:
+        _shared_upcoming.reset(token)
+
+
 def upcoming_invoice(
+    *,
+    at: datetime,
+    customer: Customer | None = None,
+    subscription: Subscription | None = None,
+) -> InvoiceDraft:
+    """The upcoming invoice (`_upcoming_invoice`), priced once per moment inside an
+    `upcoming_invoices_shared()` block."""
+    shared = _shared_upcoming.get()
+    if shared is None:
+        return _upcoming_invoice(at=at, customer=customer, subscription=subscription)
+    key = (getattr(customer, "pk", None), getattr(subscription, "pk", None), at)
+    if key not in shared:
+        try:
+            shared[key] = _upcoming_invoice(at=at, customer=customer, subscription=subscription)
+        except NoUpcomingInvoice as error:
+            shared[key] = error
+    found = shared[key]
+    if isinstance(found, NoUpcomingInvoice):
+        raise found
+    return found
+
+
+def _upcoming_invoice(
     *,
     at: datetime,
     customer: Customer | None = None,

@@ -9,6 +9,9 @@ from invoices.admin.wallet_panel import wallet_panel_context
 register = template.Library()
 
 
-@register.simple_tag
-def wallet_panel(customer, user) -> dict:
-    return wallet_panel_context(customer=customer, user=user, at=timezone.now())
+@register.simple_tag(takes_context=True)
+def wallet_panel(context, customer, user) -> dict:
+    # The customer 360 page passes its moment (`at`), so every panel shows the same instant.
+    return wallet_panel_context(
+        customer=customer, user=user, at=context.get("at") or timezone.now()
+    )

@@ -9,6 +9,9 @@ from metering.admin.entitlements_panel import entitlements_panel_context
 register = template.Library()
 
 
-@register.simple_tag
-def entitlements_panel(customer, user) -> dict:
-    return entitlements_panel_context(customer=customer, user=user, at=timezone.now())
+@register.simple_tag(takes_context=True)
+def entitlements_panel(context, customer, user) -> dict:
+    # The customer 360 page passes its moment (`at`), so every panel shows the same instant.
+    return entitlements_panel_context(
+        customer=customer, user=user, at=context.get("at") or timezone.now()
+    )

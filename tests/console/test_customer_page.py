@@ -128,3 +128,20 @@ def test_a_customer_without_anything_gets_clear_empty_states(admin_client):
     )
     assert "Nothing owed." in html and "No period left to bill." in html
     assert "No invoice yet." in html and "No event received for idle yet." in html
+
+
+def test_the_page_prices_the_upcoming_invoice_once_for_all_its_panels(admin_client, acme):
+    from unittest import mock
+
+    from invoices import selectors
+
+    with mock.patch.object(
+        selectors, "_upcoming_invoice", wraps=selectors._upcoming_invoice
+    ) as priced:
+        html = admin_client.get(f"/admin/customers/customer/{acme['customer'].pk}/change/")
+        html = html.content.decode()
+
+    # The summary's total and the wallet's "upcoming" are one pricing of one moment.
+    assert priced.call_count == 1
+    assert "$29.40" in html.split('id="panel-summary"')[1].split("</fieldset>")[0]
+    assert "balance − $29.40 accrued this period" in html
