@@ -42,6 +42,11 @@ urlpatterns = [
         name="customer-coupons",
     ),
     path(
+        "customers/<str:external_id>/coupons/<str:code>",
+        finance.CustomerCouponDetailView.as_view(),
+        name="customer-coupon-detail",
+    ),
+    path(
         "customers/<str:external_id>/usage",
         views.CustomerUsageView.as_view(),
         name="customer-usage",

@@ -16,9 +16,9 @@ from catalog.models import Coupon, CouponDuration, CouponKind, TaxRate
 from catalog.serializers import StrictSerializer
 from catalog.services.finance import MAX_DURATION_PERIODS, coupon_create, tax_rate_create
 from customers.api.fields import AwareDateTimeField
-from customers.models import Customer
+from customers.models import AppliedCoupon, Customer
 from customers.selectors import customer_get
-from customers.services.coupons import customer_coupon_apply
+from customers.services.coupons import customer_coupon_apply, customer_coupon_remove
 from invoices.api.views import _invoice_or_404
 from invoices.documents import credit_note_hosted_url, credit_note_pdf_url
 from invoices.models import CreditNoteOutcome, CreditNoteStatus
@@ -266,7 +266,28 @@ class AppliedCouponSerializer(serializers.Serializer):
     removed_at = serializers.DateTimeField(allow_null=True)
 
 
+def _customer_or_404(external_id: str) -> Customer:
+    try:
+        return customer_get(external_id=external_id)
+    except Customer.DoesNotExist:
+        raise NotFound(f"Unknown customer '{external_id}'.") from None
+
+
 class CustomerCouponsView(APIView):
+    @extend_schema(
+        responses=AppliedCouponSerializer(many=True),
+        description="The coupons given to the customer, newest first (removed ones too, with "
+        "`removed_at`); paged as every list.",
+    )
+    def get(self, request, external_id: str):
+        customer = _customer_or_404(external_id)
+        applied = (
+            AppliedCoupon.objects.filter(customer=customer)
+            .select_related("coupon", "customer")
+            .order_by("-applied_at", "-pk")
+        )
+        return paginated(request, self, applied, AppliedCouponSerializer)
+
     @extend_schema(
         request=CustomerCouponInput,
         responses={201: AppliedCouponSerializer},
@@ -274,10 +295,7 @@ class CustomerCouponsView(APIView):
         "inactive → 409; another currency → 400.",
     )
     def post(self, request, external_id: str):
-        try:
-            customer = customer_get(external_id=external_id)
-        except Customer.DoesNotExist:
-            raise NotFound(f"Unknown customer '{external_id}'.") from None
+        customer = _customer_or_404(external_id)
         data = CustomerCouponInput(data=request.data)
         data.is_valid(raise_exception=True)
         coupon = Coupon.objects.filter(code=data.validated_data["coupon"]).first()
@@ -285,3 +303,22 @@ class CustomerCouponsView(APIView):
             raise NotFound(f"Unknown coupon '{data.validated_data['coupon']}'.")
         applied = customer_coupon_apply(customer=customer, coupon=coupon, at=timezone.now())
         return Response(AppliedCouponSerializer(applied).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerCouponDetailView(APIView):
+    @extend_schema(
+        responses={200: AppliedCouponSerializer},
+        description="Take the coupon off the customer: its next invoices get no discount from "
+        "it (what it already took stays taken). Again: the same answer. Not given → 404.",
+    )
+    def delete(self, request, external_id: str, code: str):
+        customer = _customer_or_404(external_id)
+        applied = (
+            AppliedCoupon.objects.filter(customer=customer, coupon__code=code)
+            .select_related("coupon", "customer")
+            .first()
+        )
+        if applied is None:
+            raise NotFound(f"Customer '{external_id}' was not given coupon '{code}'.")
+        applied = customer_coupon_remove(applied=applied, at=timezone.now())
+        return Response(AppliedCouponSerializer(applied).data)

@@ -316,3 +316,36 @@ def test_a_coupon_limited_to_plans_and_an_expired_one(operator):
 
     assert operator.invoices("teamer")[0]["discount"] == "50.00"
     assert operator.invoices("soloist")[0]["discount"] == "0.00"
+
+
+def test_a_coupon_taken_off_a_customer_stops_at_the_next_invoice(operator):
+    _plan(operator)
+    operator.customer("acme")
+    operator.post(
+        "/api/v1/coupons",
+        {"code": "deal", "kind": "percentage", "percentage": "20", "duration": "forever"},
+    )
+    operator.post("/api/v1/customers/acme/coupons", {"coupon": "deal"})
+    operator.subscribe("acme", "team", utc(2026, 1, 1))
+    operator.close_cycles(at=utc(2026, 2, 1))
+
+    api = operator.client
+    listed = api.get("/api/v1/customers/acme/coupons").json()
+    assert [(row["coupon"], row["removed_at"]) for row in listed] == [("deal", None)]
+    removed = api.delete("/api/v1/customers/acme/coupons/deal")
+    again = api.delete("/api/v1/customers/acme/coupons/deal")
+    assert removed.status_code == again.status_code == 200
+    assert removed.json()["removed_at"] is not None
+    assert again.json()["removed_at"] == removed.json()["removed_at"]
+    assert api.delete("/api/v1/customers/acme/coupons/nope").status_code == 404
+    assert api.delete("/api/v1/customers/nobody/coupons/deal").status_code == 404
+    # Taken off: giving it again is refused, as the docs say.
+    operator.post("/api/v1/customers/acme/coupons", {"coupon": "deal"}, status=409)
+
+    operator.close_cycles(at=utc(2026, 3, 1))
+
+    invoices = operator.invoices("acme")
+    assert [(invoice["discount"], invoice["total"]) for invoice in invoices] == [
+        ("20.00", "80.00"),
+        ("0.00", "100.00"),
+    ]
