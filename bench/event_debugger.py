@@ -228,10 +228,19 @@ def main() -> None:
             )
         ]
         pages += [
-            # No event named api_call lacks a meter: the filter matches nothing, the worst case.
+            # Filters matching nothing in a list of millions: the worst case, the whole
+            # window read (api_call has a meter counting every one; page_view has none).
             (
                 "status: no_meter among api_call (none match)",
                 f"{base}?status=no_meter&event_name=api_call",
+            ),
+            (
+                "status: not_counted among api_call (none match)",
+                f"{base}?status=not_counted&event_name=api_call",
+            ),
+            (
+                "status: counted among page_view (none match)",
+                f"{base}?status=counted&event_name=page_view",
             ),
             (
                 "status: unknown_customer, one known customer",
