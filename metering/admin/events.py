@@ -85,6 +85,12 @@ class EventChangeList(ChangeList):
                 events = events.filter(received_at__gte=self.status_since)
         return events_filter_status(events=events, status=status)
 
+    def get_results(self, request):
+        super().get_results(request)
+        # Django reads the whole list again when it fits one page, or for "show all": the
+        # paginator holds the page's rows already, and "all" of millions of events is no page.
+        self.result_list = self.paginator.page(self.page_num).object_list
+
     @property
     def status_label(self) -> str:
         return EventStatus(self.params[EventStatusFilter.parameter_name]).label

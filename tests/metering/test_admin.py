@@ -340,3 +340,13 @@ def test_selected_events_export_to_csv_from_the_list(admin_client, story):
     assert response["Content-Type"] == "text/csv"
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 2 and ",ghost-1,credits_used,ghost," in lines[1]
+
+
+def test_show_all_still_shows_one_page_of_events(admin_client, story, monkeypatch):
+    """"Show all" of millions of events is no page: the list keeps to its page."""
+    from metering.admin.events import EventAdmin
+
+    monkeypatch.setattr(EventAdmin, "list_per_page", 4)
+    html = admin_client.get(CHANGELIST, {"all": ""}).content.decode()
+    assert len(re.findall(r'class="field-status"', html)) == 4
+    assert "page 1, more on the next page" in html
