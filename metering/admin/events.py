@@ -165,7 +165,7 @@ class EventAdmin(admin.ModelAdmin):
     ordering = ["-received_at", "-id"]
     # A status filter searches at most this many of the newest events of the list
     # (EventChangeList; docs/performance.md); older ones are reached by narrowing the list.
-    status_window = 100_000
+    status_window = 50_000
     fields = [
         "event_id",
         "event_name",
