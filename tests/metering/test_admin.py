@@ -343,7 +343,7 @@ def test_selected_events_export_to_csv_from_the_list(admin_client, story):
 
 
 def test_show_all_still_shows_one_page_of_events(admin_client, story, monkeypatch):
-    """"Show all" of millions of events is no page: the list keeps to its page."""
+    """A "show all" of millions of events is no page: the list keeps to its page."""
     from metering.admin.events import EventAdmin
 
     monkeypatch.setattr(EventAdmin, "list_per_page", 4)
