@@ -65,6 +65,12 @@ class Event(models.Model):
                 name="event_late_idx",
                 condition=Q(is_late=True),
             ),
+            # ...and the debugger lists them newest first (migration 0008, built per partition).
+            models.Index(
+                fields=["received_at"],
+                name="event_late_received_idx",
+                condition=Q(is_late=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from metering.selectors.diagnosis import (
     event_diagnose,
     event_status,
     events_filter_status,
+    events_status_since,
     events_with_status,
 )
 from metering.selectors.usage import (
@@ -33,6 +34,7 @@ __all__ = [
     "event_diagnose",
     "event_status",
     "events_filter_status",
+    "events_status_since",
     "events_with_status",
     "GroupUsage",
     "Usage",

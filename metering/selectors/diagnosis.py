@@ -123,6 +123,16 @@ def events_filter_status(*, events: QuerySet[Event], status: str) -> QuerySet[Ev
     return events
 
 
+def events_status_since(*, events: QuerySet[Event], newest: int) -> datetime | None:
+    """When the `newest`-th most recent of `events` was received: the debugger's status filters
+    search no further back, so a filter matching nothing reads at most that many events
+    (docs/performance.md). None when there are fewer events: all of them are searched.
+
+    One read of `newest` index entries in `received_at` order, whatever the table's size."""
+    received = events.order_by("-received_at").values_list("received_at", flat=True)
+    return next(iter(received[newest - 1 : newest]), None)
+
+
 @dataclass(frozen=True)
 class MeterVerdict:
     """What one meter listening to the event's name makes of it."""

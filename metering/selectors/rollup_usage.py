@@ -43,6 +43,23 @@ _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=deci
 # Beyond this many runs of dirty hours in one read, the customers with the most runs are read
 # raw over the whole window (a query ORing hundreds of ranges costs more than that).
 MAX_DIRTY_RANGES = 100
+# Which of a numeric meter's figures over raw events its quantity needs: each aggregate parses
+# every event's property again, so a sum meter reads one, not three (docs/performance.md).
+_RAW_FIGURES = {
+    Aggregation.SUM: ("total",),
+    Aggregation.AVG: ("total",),
+    Aggregation.MIN: ("minimum",),
+    Aggregation.MAX: ("maximum",),
+}
+
+
+def _raw_figures(meter: Meter, value, *, names: dict, **extra) -> dict:
+    """{names[figure]: aggregate of `value`} for the figures `meter` needs (_RAW_FIGURES)."""
+    aggregates = {"total": ExactSum, "minimum": ExactMin, "maximum": ExactMax}
+    return {
+        names[figure]: aggregates[figure](value, **extra)
+        for figure in _RAW_FIGURES.get(meter.aggregation, ())
+    }
 
 
 @dataclass
@@ -191,16 +208,16 @@ def _add_rollups(partials: dict, rollups: QuerySet, *, meter: Meter, key) -> Non
 def _add_events(partials: dict, events: QuerySet, *, meter: Meter, key) -> None:
     figures = {"usage_events": Count("id")}
     if meter.aggregation in NUMERIC:
-        value = PropertyNumber(meter.field)
-        figures.update(
-            usage_total=ExactSum(value), usage_min=ExactMin(value), usage_max=ExactMax(value)
-        )
+        figures.update(_raw_figures(meter, PropertyNumber(meter.field), names=_USAGE_NAMES))
     latest = {}
     if meter.aggregation == Aggregation.LATEST:
         latest = _latest(
             events, key=key, timestamp="timestamp", pk="id", value=PropertyNumber(meter.field)
         )
     _add_rows(partials, events, figures, key=key, latest=latest)
+
+
+_USAGE_NAMES = {"total": "usage_total", "minimum": "usage_min", "maximum": "usage_max"}
 
 
 def _add_rows(partials: dict, rows: QuerySet, figures: dict, *, key, latest: dict) -> None:
@@ -379,10 +396,10 @@ def _add_raw_windows(partials: dict, customer: str, scopes: list, condition) -> 
         index[number] = (key, meter)
         figures[f"n{number}"] = Count("id", filter=counted)
         if meter.aggregation in NUMERIC:
-            value = PropertyNumber(meter.field)
-            figures[f"s{number}"] = ExactSum(value, filter=counted)
-            figures[f"lo{number}"] = ExactMin(value, filter=counted)
-            figures[f"hi{number}"] = ExactMax(value, filter=counted)
+            names = {"total": f"s{number}", "minimum": f"lo{number}", "maximum": f"hi{number}"}
+            figures.update(
+                _raw_figures(meter, PropertyNumber(meter.field), names=names, filter=counted)
+            )
         elif meter.aggregation == Aggregation.UNIQUE_COUNT:
             figures[f"u{number}"] = Count(PropertyText(meter.field), distinct=True, filter=counted)
     if not figures:

@@ -257,3 +257,96 @@ def test_explorer_link_from_the_detail_page_opens_that_day(admin_client, story):
     page = admin_client.get(link.replace("&amp;", "&")).content.decode()
     assert html.count("explore that day") == 1
     assert "<strong>7.5</strong>" in page  # ok-1 (5) and ok-2 (2.5) on March 10
+
+
+@pytest.fixture
+def one_by_one(story):
+    """The story's events received one minute apart, in the order of their ids' list below
+    (the oldest first): the typo'd event and the late one are the oldest."""
+    order = ["typo", "ok-2", "ok-1", "ok-3", "bad-value", "no-field", "staging", "ghost-1"]
+    order.append("globex-1")
+    start = DAY + timedelta(days=2)
+    for minutes, event_id in enumerate(order):
+        Event.objects.filter(event_id=event_id).update(
+            received_at=start + timedelta(minutes=minutes)
+        )
+    Event.objects.filter(event_id="ok-2").update(is_late=True)
+    return story
+
+
+def shown_ids(html: str) -> set[str]:
+    return {e for e in Event.objects.values_list("event_id", flat=True) if f">{e}<" in html}
+
+
+def test_a_status_filter_searches_only_the_newest_events_and_says_so(
+    admin_client, one_by_one, monkeypatch
+):
+    from metering.admin.events import EventAdmin
+
+    monkeypatch.setattr(EventAdmin, "status_window", 4)
+    html = admin_client.get(CHANGELIST, {"status": "no_meter"}).content.decode()
+    assert shown_ids(html) == set()  # the typo'd event is older than the newest 4
+    assert (
+        "“Not counted: no meter for its name” is searched among the newest 4 events of this "
+        "list, received since 2026-03-12 00:05:00 UTC." in html
+    )
+    assert "narrow the list by date, customer or event name" in html
+    html = admin_client.get(CHANGELIST, {"status": "not_counted"}).content.decode()
+    # The newest 4: globex-1, ghost-1, staging, no-field; bad-value is the 5th newest.
+    assert shown_ids(html) == {"no-field", "staging"}
+
+
+def test_narrowing_the_list_moves_the_status_window_to_its_own_newest_events(
+    admin_client, one_by_one, monkeypatch
+):
+    from metering.admin.events import EventAdmin
+
+    monkeypatch.setattr(EventAdmin, "status_window", 4)
+    html = admin_client.get(CHANGELIST, {"status": "no_meter", "q": "acme"}).content.decode()
+    assert shown_ids(html) == set()  # acme's newest 4 do not reach back to the typo
+    html = admin_client.get(
+        CHANGELIST, {"status": "no_meter", "event_name": "credit_used"}
+    ).content.decode()
+    assert shown_ids(html) == {"typo"}
+    assert "metering-status-window" not in html  # one event in that list: all searched
+    html = admin_client.get(
+        CHANGELIST, {"status": "counted", "timestamp__lt": "2026-03-10T02:00:00+00:00"}
+    ).content.decode()
+    assert shown_ids(html) == {"ok-1"}
+
+
+def test_the_late_filter_finds_every_late_event_whatever_the_window(
+    admin_client, one_by_one, monkeypatch
+):
+    from metering.admin.events import EventAdmin
+
+    monkeypatch.setattr(EventAdmin, "status_window", 1)
+    html = admin_client.get(CHANGELIST, {"status": "late"}).content.decode()
+    assert shown_ids(html) == {"ok-2"}
+    assert "metering-status-window" not in html
+
+
+def test_selected_events_export_to_csv_from_the_list(admin_client, story):
+    ghost = Event.objects.get(event_id="ghost-1")
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{ghost.pk}" '
+        'class="action-select" aria-label="Select this object for an action - '
+        f'credits_used · ghost · ghost-1">' in html
+    )
+    response = admin_client.post(
+        CHANGELIST, {"action": "export_selected_csv", "_selected_action": [ghost.pk]}
+    )
+    assert response["Content-Type"] == "text/csv"
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 2 and ",ghost-1,credits_used,ghost," in lines[1]
+
+
+def test_show_all_still_shows_one_page_of_events(admin_client, story, monkeypatch):
+    """A "show all" of millions of events is no page: the list keeps to its page."""
+    from metering.admin.events import EventAdmin
+
+    monkeypatch.setattr(EventAdmin, "list_per_page", 4)
+    html = admin_client.get(CHANGELIST, {"all": ""}).content.decode()
+    assert len(re.findall(r'class="field-status"', html)) == 4
+    assert "page 1, more on the next page" in html
