@@ -127,7 +127,7 @@ _COLUMNS = ("event_id", "event_name", "external_customer_id", "timestamp", "prop
 
 
 def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
-    """Store the rows whose key is new (duplicates are skipped); returns how many were new."""
+    """INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
     if not rows:
         return 0
     quote = connection.ops.quote_name
@@ -135,7 +135,9 @@ def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
     columns = ", ".join(quote(name) for name in (*_COLUMNS, "received_at", "is_late"))
     conflict = f"({quote('external_customer_id')}, {quote('event_id')})"
     if connection.vendor == "postgresql":
-        return _insert_rows_postgresql(rows, received_at=received_at, table=table, columns=columns)
+        return _insert_rows_postgresql(
+            rows, received_at=received_at, table=table, columns=columns, conflict=conflict
+        )
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     # SQLite runs one write transaction at a time: the rows above the highest id are ours.
@@ -174,86 +176,62 @@ def _insert_rows_sqlite(rows, *, received, table, columns, conflict, adapt) -> i
         return cursor.rowcount
 
 
-def _insert_rows_postgresql(rows, *, received_at, table, columns) -> int:
-    """Two round trips per batch: one statement for the keys, one COPY for the events.
+def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
+    """One statement per batch: five arrays unnested server-side, no per-row round trips.
 
     The events table is partitioned by month there, so deduplication is the EventKey table's
-    primary key. The first statement inserts the batch's keys (ON CONFLICT DO NOTHING) and,
-    for the keys it inserted only, takes the events' ids from their sequence, appends the
-    rollup dirty marks (one distinct (customer, event name, UTC hour) each; duplicates mark
-    nothing; docs/scaling.md) and queues the ClickHouse outbox rows when that backend is on.
-    It returns the keys it inserted with their ids; a key repeated within the batch keeps its
-    first event. The events of those keys are then written by COPY, which PostgreSQL stores
-    in multi-row batches: an INSERT … SELECT of the same rows cost it half as much again
-    (docs/performance.md, "Event ingestion"). Both run in the caller's transaction, so a
-    batch is stored whole or not at all, and a concurrent request with the same key waits
-    on the key's index entry until this one commits, then skips it.
+    primary key: the statement inserts the batch's keys (ON CONFLICT DO NOTHING) and stores
+    only the events whose key it inserted; a key repeated within the batch keeps its first
+    event. The same statement appends the rollup dirty marks of the rows it inserted
+    (duplicates mark nothing), one distinct (customer, event name, UTC hour) each
+    (docs/scaling.md).
 
-    Django's cursors bind parameters client-side, which quotes every array element in Python;
-    a plain psycopg cursor on the same connection and transaction sends the arrays in binary
-    (`%b`) instead.
+    Django's cursors bind parameters client-side, which quotes every array element in Python
+    (most of a batch's time); a plain psycopg cursor on the same connection and transaction
+    sends the arrays in binary (`%b`) instead.
     """
     import psycopg
 
     connection.ensure_connection()
-    quote = connection.ops.quote_name
-    keys = quote(EventKey._meta.db_table)
-    marks = quote(RollupDirtyBucket._meta.db_table)
-    outbox = ""
-    if clickhouse_enabled():  # the accepted events, queued for ClickHouse (docs/scaling.md)
-        outbox = (
-            f", outboxed AS (INSERT INTO {quote(ClickHouseOutbox._meta.db_table)} "
-            "(event_pk, external_customer_id) SELECT id, customer FROM numbered RETURNING 1)"
-        )
     with psycopg.Cursor(connection.connection) as cursor:
+        marks = connection.ops.quote_name(RollupDirtyBucket._meta.db_table)
+        keys = connection.ops.quote_name(EventKey._meta.db_table)
+        outbox = ""
+        if clickhouse_enabled():  # the accepted events, queued for ClickHouse (docs/scaling.md)
+            outbox_table = connection.ops.quote_name(ClickHouseOutbox._meta.db_table)
+            outbox = (
+                f", outboxed AS (INSERT INTO {outbox_table} (event_pk, external_customer_id) "
+                "SELECT id, external_customer_id FROM inserted RETURNING 1)"
+            )
         cursor.execute(
             "WITH batch AS (SELECT DISTINCT ON (u.customer, u.event_id) * "
-            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[]) "
-            "WITH ORDINALITY AS u(event_id, event_name, customer, ts, n) "
+            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) "
+            "WITH ORDINALITY AS u(event_id, event_name, customer, ts, props, n) "
             # One order for every batch: two batches sharing events then take the key
             # index's locks in the same order, so they wait for each other, never deadlock.
             "ORDER BY u.customer, u.event_id, u.n), "
             f"accepted AS (INSERT INTO {keys} (external_customer_id, event_id, timestamp) "
             "SELECT customer, event_id, ts FROM batch ORDER BY customer, event_id "
             "ON CONFLICT DO NOTHING RETURNING external_customer_id, event_id), "
-            "numbered AS (SELECT b.customer, b.event_id, b.event_name, b.ts, "
-            # The sequence's name is looked up once per statement (an InitPlan), not per row.
-            f"nextval((SELECT pg_get_serial_sequence('{Event._meta.db_table}', 'id')::regclass)) "
-            "AS id "
+            f"inserted AS (INSERT INTO {table} ({columns}) "
+            "SELECT b.event_id, b.event_name, b.customer, b.ts, b.props::jsonb, %b, false "
             "FROM batch b JOIN accepted a "
-            "ON a.external_customer_id = b.customer AND a.event_id = b.event_id), "
+            "ON a.external_customer_id = b.customer AND a.event_id = b.event_id "
+            "RETURNING id, external_customer_id, event_name, timestamp), "
             f"marked AS (INSERT INTO {marks} (external_customer_id, event_name, bucket_start) "
-            "SELECT DISTINCT customer, event_name, date_trunc('hour', ts, 'UTC') FROM numbered "
-            f"RETURNING 1){outbox} "
-            "SELECT customer, event_id, id FROM numbered",
+            "SELECT DISTINCT external_customer_id, event_name, "
+            f"date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1){outbox} "
+            "SELECT count(*) FROM inserted",
             [
                 [row.event_id for row in rows],
                 [row.event_name for row in rows],
                 [row.external_customer_id for row in rows],
                 [row.timestamp for row in rows],
+                [row.properties_json for row in rows],
+                received_at,
             ],
         )
-        ids = {(customer, event_id): pk for customer, event_id, pk in cursor}
-        accepted = len(ids)
-        if not accepted:
-            return 0
-        with cursor.copy(f"COPY {table} (id, {columns}) FROM STDIN") as copy:
-            for row in rows:
-                pk = ids.pop((row.external_customer_id, row.event_id), None)
-                if pk is not None:  # the key's first event in the batch; a repeat finds none
-                    copy.write_row(
-                        (
-                            pk,
-                            row.event_id,
-                            row.event_name,
-                            row.external_customer_id,
-                            row.timestamp,
-                            row.properties_json,
-                            received_at,
-                            False,
-                        )
-                    )
-        return accepted
+        return cursor.fetchone()[0]
 
 
 MAX_EXCLUSION_REASON = 1000
