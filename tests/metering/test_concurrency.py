@@ -3,12 +3,16 @@
 import json
 import threading
 
+import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing.services import api_key_create
-from metering.models import Event
+from metering.models import Event, EventKey, RollupDirtyBucket
+from metering.services import _store_rows
+from metering.validation import EventRow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -63,3 +67,22 @@ def test_overlapping_batches_at_once_store_each_event_once():
     assert sum(result["accepted"] for result in results) == 900
     assert sum(result["duplicates"] for result in results) == 300
     assert Event.objects.count() == 900
+
+
+def _stored() -> tuple[int, int, int]:
+    return Event.objects.count(), EventKey.objects.count(), RollupDirtyBucket.objects.count()
+
+
+def test_outside_a_transaction_a_batch_the_database_refuses_stores_nothing():
+    """On PostgreSQL a batch is one statement, run in autocommit when no transaction is open:
+    when the database refuses one row, the keys, events and rollup marks of the others are not
+    stored either, and the same events can then be sent again."""
+    at = timezone.now()
+    good = EventRow("e-1", "api_call", "acme", at, '{"tokens": 5}')
+    refused = EventRow("e-2", "api_call", "acme", at, '{"tokens": ')  # not JSON: jsonb refuses
+    assert connection.get_autocommit()
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="json"):
+        _store_rows([good, refused], received_at=at)
+    assert _stored() == (0, 0, 0)
+    assert _store_rows([good], received_at=at) == 1
+    assert _stored() == (1, 1, 1)
