@@ -10,12 +10,16 @@ postgres://postgres@127.0.0.1:5432/tally_bench_clickhouse) and a scratch ClickHo
 data of bench/usage_reads.py (one customer "big" whose current period holds --events events
 of a count meter and a sum meter, plus --background events of 1,000 other customers) with
 COPY, writes every event to ClickHouse (`clickhouse_backfill`, timed, not the benchmark),
-then prints p50/p99 over --runs runs (in-process, no HTTP) of `usage_for_period` of each
-meter and of the upcoming invoice:
+builds ClickHouse's hourly rollups of both meters (`clickhouse_rollups_rebuild`, timed), then
+prints p50/p99 over --runs runs (in-process, no HTTP) of `usage_for_period` of each meter and
+of the upcoming invoice:
 
-1. on ClickHouse (one server), and a plain ClickHouse count + sum of the same rows with FINAL;
-2. on ClickHouse with 1,000 events still in the outbox (read from PostgreSQL meanwhile);
-3. on PostgreSQL through rollups, and through raw events (the in-run baseline), beside a
+1. on ClickHouse (one server) through its hourly rollups;
+2. the same with 1,000 events still in the outbox (their hours read raw, the events from
+   PostgreSQL meanwhile);
+3. on ClickHouse from raw events with FINAL (the rollups' in-run baseline), and a plain
+   ClickHouse count + sum of the same rows with FINAL;
+4. on PostgreSQL through rollups, and through raw events (the in-run baseline), beside a
    plain SQL count + sum of the same rows.
 
 Target (issue 14): usage and upcoming p99 ≤ 50 ms with 1 M and ≤ 100 ms with 10 M events.
@@ -72,6 +76,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from metering.clickhouse import clickhouse_backfill, clickhouse_migrate, client, database_name
+    from metering.clickhouse_rollups import clickhouse_rollups_rebuild
     from metering.rollups import rollups_rebuild
 
     database = database_name(args.clickhouse_url)
@@ -94,6 +99,14 @@ def main() -> None:
         )
         for meter in (calls, credits):
             rollups_rebuild(meter=meter, at=AT)
+        started = time.perf_counter()
+        for meter in (calls, credits):
+            clickhouse_rollups_rebuild(meter=meter, at=AT)
+        rows = client().execute(f"SELECT count() FROM {database}.usage_rollups")[0][0]
+        print(
+            f"ClickHouse hourly rollups of both meters: {rows:,} rows built in "
+            f"{time.perf_counter() - started:.1f} s (clickhouse_rollups_rebuild)"
+        )
         analyze()
         reads(args, calls, credits, customer, settings)
         print(f"\nmachine at the end: {machine()}")
@@ -108,8 +121,8 @@ def reads(args, calls, credits, customer, settings) -> None:
     from django.db import connection
 
     from invoices.selectors import upcoming_invoice
-    from metering.clickhouse import client, database_name
-    from metering.models import ClickHouseOutbox, RollupCoverage
+    from metering.clickhouse import client, clickhouse_sync, database_name
+    from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, RollupCoverage
     from metering.selectors import usage_for_period
     from metering.services import events_ingest
 
@@ -145,11 +158,10 @@ def reads(args, calls, credits, customer, settings) -> None:
             return cursor.fetchone()
 
     settings.EVENTS_BACKEND = "clickhouse"
-    print("\n1. ClickHouse (EVENTS_BACKEND=clickhouse, one server, FINAL):")
+    print("\n1. ClickHouse (EVENTS_BACKEND=clickhouse, one server), hourly rollups:")
     row("usage, count meter", timings(usage(calls), args.runs))
     row("usage, sum meter", timings(usage(credits), args.runs))
     row("upcoming invoice (total)", timings(upcoming, args.runs))
-    row("plain ClickHouse count + sum, same rows", timings(clickhouse_sql, args.runs))
 
     events_ingest(
         payloads=[
@@ -165,12 +177,26 @@ def reads(args, calls, credits, customer, settings) -> None:
         at=AT,
     )
     pending = ClickHouseOutbox.objects.count()
-    print(f"\n2. ClickHouse with {pending:,} events of the customer still in the outbox:")
+    print(f"\n2. ClickHouse rollups with {pending:,} events of the customer still in the outbox:")
     row("usage, sum meter", timings(usage(credits), args.runs))
     row("upcoming invoice (total)", timings(upcoming, args.runs))
 
+    started = time.perf_counter()
+    synced = clickhouse_sync()
+    print(
+        f"clickhouse_sync: {synced.written:,} events written and their hours' rollups "
+        f"recomputed in {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
+    row("usage, sum meter, after the sync", timings(usage(credits), args.runs))
+    ClickHouseRollupCoverage.objects.all().delete()
+    print("\n3. ClickHouse from raw events (FINAL), the rollups' in-run baseline:")
+    row("usage, count meter", timings(usage(calls), args.raw_runs))
+    row("usage, sum meter", timings(usage(credits), args.raw_runs))
+    row("upcoming invoice (total)", timings(upcoming, args.raw_runs))
+    row("plain ClickHouse count + sum, same rows", timings(clickhouse_sql, args.raw_runs))
+
     settings.EVENTS_BACKEND = "database"
-    print("\n3. PostgreSQL (EVENTS_BACKEND=database), the same events:")
+    print("\n4. PostgreSQL (EVENTS_BACKEND=database), the same events:")
     row("usage, count meter, rollups", timings(usage(calls), args.runs))
     row("usage, sum meter, rollups", timings(usage(credits), args.runs))
     row("upcoming invoice (total), rollups", timings(upcoming, args.runs))

@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from metering.clickhouse import (
     LOCAL_TABLE,
+    ROLLUP_LOCAL_TABLE,
     clickhouse_migrate,
     clickhouse_reachable,
     client,
@@ -70,7 +71,8 @@ def clickhouse_store(*, cluster: bool = False):
                 client(node).execute(f"DROP DATABASE IF EXISTS {database_name(url)}")
             clickhouse_migrate()
         for node in _migrated[url]:
-            client(node).execute(f"TRUNCATE TABLE {database_name(url)}.{LOCAL_TABLE}")
+            for table in (LOCAL_TABLE, ROLLUP_LOCAL_TABLE):
+                client(node).execute(f"TRUNCATE TABLE {database_name(url)}.{table}")
         yield
 
 

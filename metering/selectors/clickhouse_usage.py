@@ -16,6 +16,8 @@ from django.db.models.functions import Trunc
 from catalog.models import Aggregation, Meter
 from metering.clickhouse import (
     CHUNK,
+    HOUR_MICROS,
+    READ_SETTINGS,
     SCALE,
     client,
     database_name,
@@ -23,7 +25,9 @@ from metering.clickhouse import (
     events_table,
     from_micros,
     micros,
+    rollups_table,
 )
+from metering.clickhouse_rollups import built_definition
 from metering.expressions import PropertyText
 from metering.models import ClickHouseOutbox, Event
 from metering.properties import filter_value_text, property_path
@@ -33,7 +37,9 @@ from metering.selectors.rollup_usage import _EXACT, Partial, _add_events
 # Beyond this many outbox events for the customers read (the sync is behind), the read goes
 # to the database alone: a NOT IN list that long costs more than it saves.
 MAX_PENDING = 20_000
-BUCKET_MICROS = {"hour": 3_600_000_000, "day": 86_400_000_000}
+# Beyond this many runs of hours with outbox events in one read, the window is read raw.
+MAX_OUTBOX_RUNS = 100
+BUCKET_MICROS = {"hour": HOUR_MICROS, "day": 24 * HOUR_MICROS}
 
 
 def clickhouse_usage(
@@ -53,10 +59,13 @@ def clickhouse_usage(
     )
     if len(pending) > MAX_PENDING:
         return None
-    query = _Query(meter, customers, start, end, key, pending)
     if meter.aggregation == Aggregation.UNIQUE_COUNT:
+        query = _Query(meter, customers, start, end, key, pending)
         return _unique_counts(query, meter, pending, start, end, key, customers)
-    partials = query.partials()
+    partials: dict = {}
+    spans = _rollup_read(partials, meter, customers, start, end, key, pending)
+    if spans != []:
+        _Query(meter, customers, start, end, key, pending, spans).add_to(partials)
     if pending:
         _add_events(
             partials,
@@ -66,6 +75,121 @@ def clickhouse_usage(
         )
     aggregation = meter.aggregation
     return {group: (part.count, part.quantity(aggregation)) for group, part in partials.items()}
+
+
+def _rollup_read(partials: dict, meter, customers, start, end, key, pending) -> list | None:
+    """Add the window's whole hours from the meter's ClickHouse rollups to `partials`, leaving
+    out the hours of a customer with an event of the meter still in the outbox; return the
+    spans still to read from raw events (the edges and those hours; None: the whole window,
+    when the rollups cannot answer: not built under the meter's definition, no whole hour, a
+    key they are not grouped by, too many outbox hours)."""
+    first = -(-micros(start) // HOUR_MICROS)
+    last = micros(end) // HOUR_MICROS
+    if first >= last or not _rolled_key(meter, key):
+        return None
+    definition = built_definition(meter=meter)
+    if definition is None:
+        return None
+    touched = set()
+    if pending:
+        for customer, moment in Event.objects.filter(
+            pk__in=pending, event_name=meter.event_name
+        ).values_list("external_customer_id", "timestamp"):
+            hour = micros(moment) // HOUR_MICROS
+            if first <= hour < last:
+                touched.add((customer, hour))
+    runs = _hour_runs(touched)
+    if len(runs) > MAX_OUTBOX_RUNS:
+        return None
+    params = {
+        "customers": tuple(customers),
+        "meter_id": meter.pk,
+        "definition": definition,
+        "first": first,
+        "last": last,
+        "touched": tuple(sorted(touched)),
+    }
+    group_columns, group_sql = _rollup_grouping(key)
+    sql = (
+        f"SELECT {', '.join([*group_columns, *_rollup_figures(meter.aggregation)])} "
+        f"FROM {database_name()}.{rollups_table()} FINAL "
+        "WHERE customer IN %(customers)s AND meter_id = %(meter_id)s "
+        "AND definition = %(definition)s AND hour >= %(first)s AND hour < %(last)s"
+    )
+    if touched:
+        sql += " AND (customer, hour) NOT IN %(touched)s"
+    if group_sql:
+        sql += f" GROUP BY {group_sql}"
+    width = len(group_columns)
+    rows = client().execute(sql, params, settings=READ_SETTINGS)
+    _add_rows(
+        partials, meter.aggregation, [(_group_of(key, row[:width]), *row[width:]) for row in rows]
+    )
+    spans = [(customer, begin * HOUR_MICROS, stop * HOUR_MICROS) for customer, begin, stop in runs]
+    if micros(start) < first * HOUR_MICROS:
+        spans.append((None, micros(start), first * HOUR_MICROS))
+    if last * HOUR_MICROS < micros(end):
+        spans.append((None, last * HOUR_MICROS, micros(end)))
+    return spans
+
+
+def _rolled_key(meter, key) -> bool:
+    """Whether rollups are grouped finely enough for `key`: by customer and hour always, by
+    property only by the meter's own group_by."""
+    if key is None or key == "customer" or key[0] == "bucket":
+        return True
+    return bool(meter.group_by) and key[1] == meter.group_by
+
+
+def _hour_runs(hours: set[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(customer, hour) pairs merged into runs of consecutive hours: [(customer, first, end)]."""
+    runs: list[list] = []
+    for customer, hour in sorted(hours):
+        if runs and runs[-1][0] == customer and runs[-1][2] == hour:
+            runs[-1][2] = hour + 1
+        else:
+            runs.append([customer, hour, hour + 1])
+    return [tuple(run) for run in runs]
+
+
+def _rollup_grouping(key) -> tuple[list[str], str]:
+    if key is None:
+        return [], ""
+    if key == "customer":
+        return ["customer"], "customer"
+    if key[0] == "property":
+        return ["group_has", "group_value"], "group_has, group_value"
+    if key[1] == "hour":
+        return ["hour AS bucket"], "bucket"
+    return ["intDiv(hour, 24) AS bucket"], "bucket"
+
+
+def _rollup_figures(aggregation: str) -> list[str]:
+    """The rollups' figures summed over hours, in the shape `_figures` reads (after count)."""
+    figures = ["sum(event_count)"]
+    if aggregation in (Aggregation.SUM, Aggregation.AVG):
+        figures += ["sum(s0)", "sum(s1)", "sum(s2)", "sum(s3)", "max(scale)"]
+        figures.append("groupArrayArray(wide)")
+    elif aggregation in (Aggregation.MIN, Aggregation.MAX):
+        low = aggregation == Aggregation.MIN
+        pick, text, key = (
+            ("argMinIf", "lo_text", "lo_key") if low else ("argMaxIf", "hi_text", "hi_key")
+        )
+        figures += [f"{pick}({text}, {key}, fits > 0)", "sum(fits)", "groupArrayArray(wide)"]
+    elif aggregation == Aggregation.LATEST:
+        order = "tuple(latest_ts, latest_pk)"
+        figures += [
+            f"argMaxIf(latest_text, {order}, event_count > 0)",
+            f"maxIf({order}, event_count > 0)",
+        ]
+    return figures
+
+
+def _add_rows(partials: dict, aggregation: str, rows: list[tuple]) -> None:
+    """Add [(group, count, figures...)] rows (raw or rollup) to `partials`."""
+    for group, count, *found in rows:
+        if count:
+            partials.setdefault(group, Partial()).add(count=count, **_figures(aggregation, found))
 
 
 def _pending_events(meter, customers, start, end, pending):
@@ -92,69 +216,84 @@ def _event_key(key):
     return Trunc("timestamp", value, tzinfo=UTC)
 
 
-class _Query:
-    """The SQL of one read: counted rows of the meter, grouped by the key."""
+def counted_condition(meter, params: dict) -> str:
+    """The SQL condition under which a merged (after `FINAL`) row counts for `meter`: not
+    excluded, its filters, its field present; the values go in `params`."""
+    params["field"] = ".".join(property_path(meter.field or ""))
+    conditions = ["excluded = 0"]
+    for index, (prop, allowed) in enumerate(sorted((meter.filters or {}).items())):
+        values = allowed if isinstance(allowed, list | tuple) else [allowed]
+        path = ".".join(property_path(prop))
+        params[f"filter{index}"] = path
+        params[f"allowed{index}"] = tuple(filter_value_text(value) for value in values)
+        position = f"indexOf(text_paths, %(filter{index})s)"
+        conditions.append(
+            f"{position} > 0 AND text_values[{position}] IN %(allowed{index})s" if values else "0"
+        )
+    if meter.aggregation in NUMERIC:
+        conditions.append("indexOf(num_paths, %(field)s) > 0")
+    elif meter.aggregation == Aggregation.UNIQUE_COUNT:
+        conditions.append("indexOf(text_paths, %(field)s) > 0")
+    return " AND ".join(conditions)
 
-    def __init__(self, meter, customers, start, end, key, pending):
+
+def needed_columns(meter, *, texts: bool = False) -> list[str]:
+    """Only the columns a read of `meter` needs (ClickHouse reads each column apart); `texts`:
+    the text paths too (grouping by a property)."""
+    columns = ["customer", "ts", "pk", "excluded"]
+    if texts or meter.filters or meter.aggregation == Aggregation.UNIQUE_COUNT:
+        columns += ["text_paths", "text_values"]
+    if meter.aggregation in NUMERIC:
+        columns += ["num_paths", "num_text"]  # ClickHouse reads only those a query uses
+    if meter.aggregation in NUMERIC - {Aggregation.LATEST}:
+        columns += ["num_c0", "num_c1", "num_c2", "num_c3", "num_wide"]
+    if meter.aggregation in (Aggregation.SUM, Aggregation.AVG):
+        columns.append("num_scale")
+    return columns
+
+
+def spans_sql(spans, params: dict) -> str:
+    """The SQL of a list of time spans [(customer or None: every one, start, end)] in
+    microseconds, as an OR of ranges of `ts`; their values go in `params`."""
+    parts = []
+    for index, (customer, first, last) in enumerate(spans):
+        params[f"span_start{index}"], params[f"span_end{index}"] = first, last
+        part = f"ts >= %(span_start{index})s AND ts < %(span_end{index})s"
+        if customer is not None:
+            params[f"span_customer{index}"] = customer
+            part = f"customer = %(span_customer{index})s AND {part}"
+        parts.append(f"({part})")
+    return " OR ".join(parts) or "0"
+
+
+class _Query:
+    """The SQL of one read: counted rows of the meter, grouped by the key. `spans`: the time
+    ranges read ([(customer or None, start, end)] in microseconds; default the window)."""
+
+    def __init__(self, meter, customers, start, end, key, pending, spans=None):
         self.meter = meter
         self.key = key
-        field = ".".join(property_path(meter.field or ""))
         self.params = {
             "customers": tuple(customers),
             "name": meter.event_name,
-            "start": micros(start),
-            "end": micros(end),
             "first_day": day_of(start),
             "last_day": day_of(end),
             "pending": tuple(pending) or (0,),
-            "field": field,
         }
+        spans = [(None, micros(start), micros(end))] if spans is None else spans
         table = f"{database_name()}.{events_table()}"
+        texts = key not in (None, "customer") and key[0] == "property"
         # Conditions on columns no version changes (all but `excluded`) may filter before
         # FINAL's merge; `excluded` is read after it, so an excluded event's older version
         # never survives.
         inner = (
-            f"SELECT {', '.join(self._columns())} FROM {table} FINAL "
+            f"SELECT {', '.join(needed_columns(meter, texts=texts))} FROM {table} FINAL "
             "WHERE customer IN %(customers)s "
             "AND event_name = %(name)s AND day >= %(first_day)s AND day <= %(last_day)s "
-            "AND ts >= %(start)s AND ts < %(end)s AND pk NOT IN %(pending)s"
+            f"AND ({spans_sql(spans, self.params)}) AND pk NOT IN %(pending)s"
         )
-        conditions = ["excluded = 0"]
-        for index, (prop, allowed) in enumerate(sorted((meter.filters or {}).items())):
-            values = allowed if isinstance(allowed, list | tuple) else [allowed]
-            path = ".".join(property_path(prop))
-            self.params[f"filter{index}"] = path
-            self.params[f"allowed{index}"] = tuple(filter_value_text(value) for value in values)
-            position = f"indexOf(text_paths, %(filter{index})s)"
-            conditions.append(
-                f"{position} > 0 AND text_values[{position}] IN %(allowed{index})s"
-                if values
-                else "0"
-            )
-        if meter.aggregation in NUMERIC:
-            conditions.append("indexOf(num_paths, %(field)s) > 0")
-        elif meter.aggregation == Aggregation.UNIQUE_COUNT:
-            conditions.append("indexOf(text_paths, %(field)s) > 0")
-        self.source = f"({inner}) WHERE {' AND '.join(conditions)}"
+        self.source = f"({inner}) WHERE {counted_condition(meter, self.params)}"
         self.group_columns, self.group_sql = self._grouping()
-
-    def _columns(self) -> list[str]:
-        """Only the columns this read needs: ClickHouse reads each column apart."""
-        meter, key = self.meter, self.key
-        columns = ["customer", "ts", "pk", "excluded"]
-        if (
-            meter.filters
-            or meter.aggregation == Aggregation.UNIQUE_COUNT
-            or (key not in (None, "customer") and key[0] == "property")
-        ):
-            columns += ["text_paths", "text_values"]
-        if meter.aggregation in NUMERIC:
-            columns += ["num_paths", "num_text"]  # ClickHouse reads only those a query uses
-        if meter.aggregation in NUMERIC - {Aggregation.LATEST}:
-            columns += ["num_c0", "num_c1", "num_c2", "num_c3", "num_wide"]
-        if meter.aggregation in (Aggregation.SUM, Aggregation.AVG):
-            columns.append("num_scale")
-        return columns
 
     def _grouping(self) -> tuple[list[str], str]:
         key = self.key
@@ -174,14 +313,7 @@ class _Query:
         return ["intDiv(ts, %(step)s) AS bucket"], "bucket"
 
     def group_of(self, values: tuple):
-        key = self.key
-        if key is None:
-            return None
-        if key == "customer":
-            return values[0]
-        if key[0] == "property":
-            return values[1] if values[0] else None
-        return from_micros(values[0] * BUCKET_MICROS[key[1]])
+        return _group_of(self.key, values)
 
     def run(self, figures: list[str], *, also_group_by: str = "") -> list[tuple]:
         """[(group, figures...)] of the groups with counted rows."""
@@ -191,12 +323,12 @@ class _Query:
         if grouping:
             sql += f" GROUP BY {grouping}"
         width = len(self.group_columns)
-        rows = client().execute(sql, self.params, settings=_READ_SETTINGS)
+        rows = client().execute(sql, self.params, settings=READ_SETTINGS)
         return [(self.group_of(row[:width]), *row[width:]) for row in rows]
 
-    def partials(self) -> dict:
-        """{group: Partial} with the figures the meter's aggregation needs, and only those
-        (each aggregate over a customer's million rows costs)."""
+    def add_to(self, partials: dict) -> None:
+        """Add to `partials` the figures the meter's aggregation needs, and only those (each
+        aggregate over a customer's million rows costs)."""
         aggregation = self.meter.aggregation
         at = "indexOf(num_paths, %(field)s)"
         fits, wide = f"num_wide[{at}] = 0", f"num_wide[{at}] = 1"
@@ -222,13 +354,18 @@ class _Query:
             rows = [(*row[:-1], texts.get(row[0], [])) for row in rows]
         elif aggregation in (Aggregation.SUM, Aggregation.AVG):
             rows = [(*row[:-1], []) for row in rows]
-        partials: dict = {}
-        for group, count, *found in rows:
-            if count:
-                partials.setdefault(group, Partial()).add(
-                    count=count, **_figures(aggregation, found)
-                )
-        return partials
+        _add_rows(partials, aggregation, rows)
+
+
+def _group_of(key, values: tuple):
+    """The group of a row from its grouping columns (see `_Query._grouping`)."""
+    if key is None:
+        return None
+    if key == "customer":
+        return values[0]
+    if key[0] == "property":
+        return values[1] if values[0] else None
+    return from_micros(values[0] * BUCKET_MICROS[key[1]])
 
 
 def _figures(aggregation: str, found: list) -> dict:
@@ -250,10 +387,6 @@ def _figures(aggregation: str, found: list) -> dict:
         text, (moment, pk) = found
         figures["latest"] = (from_micros(moment), pk, Decimal(text))
     return figures
-
-
-# FINAL's merge, then `excluded`: no condition may move past it (docs/scaling.md).
-_READ_SETTINGS = {"enable_optimize_predicate_expression": 0}
 
 
 def _unique_counts(query: _Query, meter, pending, start, end, key, customers) -> dict:

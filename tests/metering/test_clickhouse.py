@@ -2,8 +2,9 @@
 
 The property test runs one random stream (duplicates, late arrivals, bucket edges, filters,
 group_by, exclusions, syncs run or not, rows written twice to ClickHouse) and compares every
-usage read four ways: the database's raw events, the database's rollups, one ClickHouse
-server, and a Distributed table over two ClickHouse shards. The other tests pin the
+usage read six ways: the database's raw events, the database's rollups, one ClickHouse
+server and a Distributed table over two ClickHouse shards, each through ClickHouse's hourly
+rollups and from its raw events. The other tests pin the
 mechanics one by one. All skip when no ClickHouse answers (scripts/clickhouse_local.sh).
 """
 
@@ -25,7 +26,8 @@ from metering.clickhouse import (
     flatten,
     stored_number,
 )
-from metering.models import ClickHouseOutbox, Event, RollupCoverage
+from metering.clickhouse_rollups import clickhouse_rollups_check, clickhouse_rollups_rebuild
+from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event, RollupCoverage
 from metering.rollups import rollups_rebuild, rollups_refresh
 from metering.selectors import (
     Usage,
@@ -150,17 +152,21 @@ class EveryStoreGivesTheSameUsage(TestCase):
     @given(
         batches=st.lists(st.lists(stream_events(), max_size=25), min_size=1, max_size=3),
         sync_after=st.lists(st.sampled_from(["none", "sync", "sync twice"]), min_size=3),
+        built_after=st.integers(0, 3),  # ClickHouse's rollups built after this many batches
         exclude=st.one_of(st.none(), st.integers(0, 40)),
+        sync_exclusion=st.booleans(),
         window=windows,
     )
     def test_raw_rollups_clickhouse_and_two_shards_agree(
-        self, batches, sync_after, exclude, window
+        self, batches, sync_after, built_after, exclude, sync_exclusion, window
     ):
         with clickhouse_store(cluster=True), clickhouse_store():
             meters = [MeterFactory(event_name="call", **spec) for spec in METERS]
             for meter in meters:
                 rollups_rebuild(meter=meter, at=AT)
-            for batch, sync in zip(batches, sync_after, strict=False):
+            for number, (batch, sync) in enumerate(zip(batches, sync_after, strict=False)):
+                if number == built_after:
+                    build_clickhouse_rollups(meters)
                 with clickhouse_store_settings(cluster=False):
                     ingest(batch)  # later batches: duplicates of earlier ids, late timestamps
                 rollups_refresh(at=AT)
@@ -171,22 +177,40 @@ class EveryStoreGivesTheSameUsage(TestCase):
                         clickhouse_backfill()
                     with clickhouse_store_settings(cluster=True):
                         clickhouse_backfill()
+            if built_after >= len(batches):
+                build_clickhouse_rollups(meters)
             excluded = Event.objects.filter(external_customer_id="acme", event_id=str(exclude))
             if excluded.exists():
                 with clickhouse_store_settings(cluster=False):
                     event_exclude(event=excluded.get(), reason="bad", by="test", at=AT)
+                if sync_exclusion:
+                    sync_both()
 
             through_rollups = [every_read(meter, window) for meter in meters]
-            with clickhouse_store_settings(cluster=False):
-                single = [every_read(meter, window) for meter in meters]
-            with clickhouse_store_settings(cluster=True):
-                sharded = [every_read(meter, window) for meter in meters]
+            stores = {}
+            for cluster in (False, True):
+                with clickhouse_store_settings(cluster=cluster):
+                    assert clickhouse_rollups_check() == []
+                    stores[cluster] = [every_read(meter, window) for meter in meters]
+            covered = list(ClickHouseRollupCoverage.objects.values_list("meter_id", "built_at"))
+            ClickHouseRollupCoverage.objects.all().delete()  # ClickHouse's reads: raw events
+            for cluster in (False, True):
+                with clickhouse_store_settings(cluster=cluster):
+                    stores[f"{cluster} raw"] = [every_read(meter, window) for meter in meters]
             RollupCoverage.objects.all().delete()  # the database's reads now go to raw events
             raw = [every_read(meter, window) for meter in meters]
+            assert len(covered) == 8  # every meter but unique_count was read through rollups
             for index, spec in enumerate(METERS):
                 assert raw[index] == through_rollups[index], spec
-                assert raw[index] == single[index], spec
-                assert raw[index] == sharded[index], spec
+                for name, found in stores.items():
+                    assert raw[index] == found[index], (spec, name)
+
+
+def build_clickhouse_rollups(meters) -> None:
+    for cluster in (False, True):
+        with clickhouse_store_settings(cluster=cluster):
+            for meter in meters:
+                clickhouse_rollups_rebuild(meter=meter, at=AT)
 
 
 # --- the mechanics, one by one -----------------------------------------------------------
