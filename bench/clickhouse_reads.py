@@ -121,7 +121,7 @@ def reads(args, calls, credits, customer, settings) -> None:
     from django.db import connection
 
     from invoices.selectors import upcoming_invoice
-    from metering.clickhouse import client, clickhouse_sync, database_name
+    from metering.clickhouse import clickhouse_sync, client, database_name
     from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, RollupCoverage
     from metering.selectors import usage_for_period
     from metering.services import events_ingest
