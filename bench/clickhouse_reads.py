@@ -34,8 +34,15 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from scratch import drop_database, local_only, recreate_database, setup_django
-from usage_reads import AT, PERIOD_END, PERIOD_START, analyze, load, machine, row, timings
+from scratch import (
+    drop_database,
+    local_only,
+    recreate_database,
+    setup_django,
+    timings,
+    vacuum_analyze,
+)
+from usage_reads import AT, PERIOD_END, PERIOD_START, load, machine, row
 
 
 def options():
@@ -57,6 +64,12 @@ def options():
         default=os.environ.get(
             "BENCH_CLICKHOUSE_URL", "clickhouse://default@127.0.0.1:19000/tally_bench"
         ),
+    )
+    parser.add_argument(
+        "--clickhouse-only",
+        action="store_true",
+        help="write the events to ClickHouse only, from generated columns (fast: for 10 M); "
+        "PostgreSQL holds no events then, and its reads are left out",
     )
     return parser.parse_args()
 
@@ -85,17 +98,23 @@ def main() -> None:
         client().execute(f"DROP DATABASE IF EXISTS {database}")
         clickhouse_migrate()
         started = time.perf_counter()
-        calls, credits, customer = load(args.events, args.background)
-        print(
-            f"load: {args.events:,} events in the big period + {args.background:,} others "
-            f"(COPY): {time.perf_counter() - started:.1f} s"
-        )
-        started = time.perf_counter()
-        written = clickhouse_backfill(batch_size=50_000)
+        if args.clickhouse_only:
+            calls, credits, customer = load(0, 0)
+            written = generated_write(args.events, args.background)
+            how = "generated columns, ClickHouse only"
+        else:
+            calls, credits, customer = load(args.events, args.background)
+            print(
+                f"load: {args.events:,} events in the big period + {args.background:,} others "
+                f"(COPY): {time.perf_counter() - started:.1f} s"
+            )
+            started = time.perf_counter()
+            written = clickhouse_backfill(batch_size=50_000)
+            how = "clickhouse_backfill"
         client().execute(f"OPTIMIZE TABLE {database}.events FINAL")
         print(
             f"ClickHouse {client().execute('SELECT version()')[0][0]}: {written:,} events "
-            f"written and merged in {time.perf_counter() - started:.1f} s (clickhouse_backfill)"
+            f"written and merged in {time.perf_counter() - started:.1f} s ({how})"
         )
         for meter in (calls, credits):
             rollups_rebuild(meter=meter, at=AT)
@@ -107,7 +126,7 @@ def main() -> None:
             f"ClickHouse hourly rollups of both meters: {rows:,} rows built in "
             f"{time.perf_counter() - started:.1f} s (clickhouse_rollups_rebuild)"
         )
-        analyze()
+        vacuum_analyze()
         reads(args, calls, credits, customer, settings)
         print(f"\nmachine at the end: {machine()}")
         print("target: usage and upcoming p99 <= 50 ms at 1 M events, <= 100 ms at 10 M")
@@ -115,6 +134,64 @@ def main() -> None:
         if not args.keep:
             client().execute(f"DROP DATABASE IF EXISTS {database}")
             drop_database(args.database_url)
+
+
+def generated_write(events: int, background: int, batch: int = 500_000) -> int:
+    """Write the events of `usage_reads.load` straight to ClickHouse as its columns (what
+    `event_columns` would make of them), without PostgreSQL: a 10 M load in minutes."""
+    from datetime import date
+
+    from metering.clickhouse import COLUMN_NAMES, micros, rows_insert
+
+    start, span = micros(PERIOD_START), micros(AT) - micros(PERIOD_START)
+    epoch = date(1970, 1, 1).toordinal()
+    days: dict[int, date] = {}
+    columns: list[list] = [[] for _ in COLUMN_NAMES]
+    written = 0
+
+    def add(pk, customer, event_id, name, ts, number):
+        day = ts // 86_400_000_000
+        if day not in days:
+            days[day] = date.fromordinal(epoch + day)
+        values = (customer, event_id, pk, name, ts, days[day], 0)
+        if number is None:
+            values += ([], [], [], [], [], [], [], [], [], [])
+        else:
+            text, whole, cents = number
+            values += (["n"], [text], ["n"], [0], [whole], [cents * 10**7], [0], [2], [text], [0])
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+
+    def flush():
+        nonlocal columns, written
+        rows_insert(columns)
+        written += len(columns[0])
+        columns = [[] for _ in COLUMN_NAMES]
+
+    for index in range(events):
+        ts = start + span * index // events
+        if index % 2:
+            add(index + 1, "big", f"a{index}", "api_call", ts, None)
+        else:
+            whole, cents = index % 7, index % 100
+            add(
+                index + 1,
+                "big",
+                f"c{index}",
+                "credits_used",
+                ts,
+                (f"{whole}.{cents:02d}", whole, cents),
+            )
+        if len(columns[0]) >= batch:
+            flush()
+    for index in range(background):
+        ts = start + span * index // max(background, 1)
+        customer = f"other-{index % 1000:04d}"
+        add(events + index + 1, customer, f"b{index}", "api_call", ts, None)
+        if len(columns[0]) >= batch:
+            flush()
+    flush()
+    return written
 
 
 def reads(args, calls, credits, customer, settings) -> None:
@@ -195,6 +272,8 @@ def reads(args, calls, credits, customer, settings) -> None:
     row("upcoming invoice (total)", timings(upcoming, args.raw_runs))
     row("plain ClickHouse count + sum, same rows", timings(clickhouse_sql, args.raw_runs))
 
+    if args.clickhouse_only:
+        return
     settings.EVENTS_BACKEND = "database"
     print("\n4. PostgreSQL (EVENTS_BACKEND=database), the same events:")
     row("usage, count meter, rollups", timings(usage(calls), args.runs))

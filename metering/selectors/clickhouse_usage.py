@@ -29,9 +29,9 @@ from metering.clickhouse import (
 )
 from metering.clickhouse_rollups import built_definition
 from metering.expressions import PropertyText
-from metering.models import ClickHouseOutbox, Event
+from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event
 from metering.properties import filter_value_text, property_path
-from metering.rollups import NUMERIC
+from metering.rollups import NUMERIC, ROLLED_UP, meter_definition
 from metering.selectors.rollup_usage import _EXACT, Partial, _add_events
 
 # Beyond this many outbox events for the customers read (the sync is behind), the read goes
@@ -52,18 +52,34 @@ def clickhouse_usage(
     or ("bucket", "hour" | "day") (the bucket's start).
     """
     customers = list(external_customer_ids)
-    pending = list(
-        ClickHouseOutbox.objects.filter(external_customer_id__in=customers).values_list(
-            "event_pk", flat=True
-        )[: MAX_PENDING + 1]
-    )
-    if len(pending) > MAX_PENDING:
+    pending = _pending(customers)
+    if pending is None:
         return None
     if meter.aggregation == Aggregation.UNIQUE_COUNT:
         query = _Query(meter, customers, start, end, key, pending)
         return _unique_counts(query, meter, pending, start, end, key, customers)
     partials: dict = {}
-    spans = _rollup_read(partials, meter, customers, start, end, key, pending)
+    spans = None
+    definition = built_definition(meter=meter) if _rolled_key(meter, key) else None
+    if definition is not None:
+        touched = _outbox_hours(pending, meter.event_name)
+        split = _split(start, end, touched)
+        if split is not None:
+            first, last, excluded, spans = split
+            part, params = _rollup_part(meter, definition, first, last, excluded, 0)
+            params["customers"] = tuple(customers)
+            group_columns, group_sql = _rollup_grouping(key)
+            sql = (
+                f"SELECT {', '.join([*group_columns, *_rollup_figures(meter.aggregation)])} "
+                f"FROM {database_name()}.{rollups_table()} FINAL "
+                f"WHERE customer IN %(customers)s AND {part}"
+            )
+            if group_sql:
+                sql += f" GROUP BY {group_sql}"
+            width = len(group_columns)
+            rows = client().execute(sql, params, settings=READ_SETTINGS)
+            found = [(_group_of(key, row[:width]), *row[width:]) for row in rows]
+            _add_rows(partials, meter.aggregation, found)
     if spans != []:
         _Query(meter, customers, start, end, key, pending, spans).add_to(partials)
     if pending:
@@ -77,60 +93,133 @@ def clickhouse_usage(
     return {group: (part.count, part.quantity(aggregation)) for group, part in partials.items()}
 
 
-def _rollup_read(partials: dict, meter, customers, start, end, key, pending) -> list | None:
-    """Add the window's whole hours from the meter's ClickHouse rollups to `partials`, leaving
-    out the hours of a customer with an event of the meter still in the outbox; return the
-    spans still to read from raw events (the edges and those hours; None: the whole window,
-    when the rollups cannot answer: not built under the meter's definition, no whole hour, a
-    key they are not grouped by, too many outbox hours)."""
+def clickhouse_windows(
+    *, external_customer_id: str, windows: list[tuple[Meter, datetime, datetime]]
+) -> dict | None:
+    """{(meter pk, start, end): Partial} of several meters' windows of one customer (each meter
+    once, no unique_count), or None when the outbox is too far behind: the outbox and the
+    meters' rollup coverage in two database queries, every window's whole hours in one
+    ClickHouse query over the rollups (grouped by meter), each window's edges and outbox
+    hours (or the whole window, when its meter's rollups are not built) in one raw query.
+    A window without counted events has no entry."""
+    customers = [external_customer_id]
+    pending = _pending(customers)
+    if pending is None:
+        return None
+    meters = {meter.pk: meter for meter, _, _ in windows}
+    built = {
+        meter_id: definition
+        for meter_id, definition in ClickHouseRollupCoverage.objects.filter(
+            meter_id__in=list(meters), built_at__isnull=False
+        ).values_list("meter_id", "definition")
+        if definition == meter_definition(meter=meters[meter_id])
+        and meters[meter_id].aggregation in ROLLED_UP
+    }
+    touched_by_name = _outbox_hours(pending, None)
+    parts, params, raw = [], {"customer": external_customer_id}, []
+    for index, (meter, start, end) in enumerate(windows):
+        key = (meter.pk, start, end)
+        split = None
+        if meter.pk in built:
+            touched = {
+                (customer, hour)
+                for name, customer, hour in touched_by_name
+                if name == meter.event_name
+            }
+            split = _split(start, end, touched)
+        if split is None:
+            raw.append((key, meter, start, end, None))
+            continue
+        first, last, excluded, spans = split
+        part, part_params = _rollup_part(meter, built[meter.pk], first, last, excluded, index)
+        parts.append(part)
+        params.update(part_params)
+        raw.append((key, meter, start, end, spans))
+    found: dict = {}
+    if parts:
+        by_meter = {meter.pk: (meter, start, end) for meter, start, end in windows}
+        sql = (
+            f"SELECT meter_id, {', '.join(_ALL_ROLLUP_FIGURES)} "
+            f"FROM {database_name()}.{rollups_table()} FINAL "
+            f"WHERE customer = %(customer)s AND (({') OR ('.join(parts)})) GROUP BY meter_id"
+        )
+        for meter_id, *figures in client().execute(sql, params, settings=READ_SETTINGS):
+            meter, start, end = by_meter[meter_id]
+            row = (None, *_pick_figures(meter.aggregation, figures))
+            _add_rows(found.setdefault((meter.pk, start, end), {}), meter.aggregation, [row])
+    for key, meter, start, end, spans in raw:
+        partials = found.setdefault(key, {})
+        if spans != []:
+            _Query(meter, customers, start, end, None, pending, spans).add_to(partials)
+        if pending:
+            events = _pending_events(meter, customers, start, end, pending)
+            _add_events(partials, events, meter=meter, key=None)
+    return {key: partials[None] for key, partials in found.items() if None in partials}
+
+
+def _pending(customers: list[str]) -> list[int] | None:
+    """The pks of these customers' events still in the outbox; None beyond MAX_PENDING."""
+    pending = list(
+        ClickHouseOutbox.objects.filter(external_customer_id__in=customers).values_list(
+            "event_pk", flat=True
+        )[: MAX_PENDING + 1]
+    )
+    return None if len(pending) > MAX_PENDING else pending
+
+
+def _outbox_hours(pending: list[int], event_name: str | None):
+    """The (customer, hour)s of the outbox's events of `event_name`, or with None every name's
+    (name, customer, hour)s: hours whose rollups may not hold them yet."""
+    if not pending:
+        return set()
+    events = Event.objects.filter(pk__in=pending)
+    if event_name is not None:
+        events = events.filter(event_name=event_name)
+    found = set()
+    for name, customer, moment in events.values_list(
+        "event_name", "external_customer_id", "timestamp"
+    ):
+        hour = micros(moment) // HOUR_MICROS
+        found.add((customer, hour) if event_name is not None else (name, customer, hour))
+    return found
+
+
+def _split(start, end, touched: set[tuple[str, int]]):
+    """(first hour, end hour, the (customer, hour)s among them to leave out, the spans to
+    read raw) of a window read through rollups, or None when it has no whole hour or too many
+    runs of outbox hours (then it is read raw whole)."""
     first = -(-micros(start) // HOUR_MICROS)
     last = micros(end) // HOUR_MICROS
-    if first >= last or not _rolled_key(meter, key):
+    if first >= last:
         return None
-    definition = built_definition(meter=meter)
-    if definition is None:
-        return None
-    touched = set()
-    if pending:
-        for customer, moment in Event.objects.filter(
-            pk__in=pending, event_name=meter.event_name
-        ).values_list("external_customer_id", "timestamp"):
-            hour = micros(moment) // HOUR_MICROS
-            if first <= hour < last:
-                touched.add((customer, hour))
-    runs = _hour_runs(touched)
+    excluded = {(customer, hour) for customer, hour in touched if first <= hour < last}
+    runs = _hour_runs(excluded)
     if len(runs) > MAX_OUTBOX_RUNS:
         return None
-    params = {
-        "customers": tuple(customers),
-        "meter_id": meter.pk,
-        "definition": definition,
-        "first": first,
-        "last": last,
-        "touched": tuple(sorted(touched)),
-    }
-    group_columns, group_sql = _rollup_grouping(key)
-    sql = (
-        f"SELECT {', '.join([*group_columns, *_rollup_figures(meter.aggregation)])} "
-        f"FROM {database_name()}.{rollups_table()} FINAL "
-        "WHERE customer IN %(customers)s AND meter_id = %(meter_id)s "
-        "AND definition = %(definition)s AND hour >= %(first)s AND hour < %(last)s"
-    )
-    if touched:
-        sql += " AND (customer, hour) NOT IN %(touched)s"
-    if group_sql:
-        sql += f" GROUP BY {group_sql}"
-    width = len(group_columns)
-    rows = client().execute(sql, params, settings=READ_SETTINGS)
-    _add_rows(
-        partials, meter.aggregation, [(_group_of(key, row[:width]), *row[width:]) for row in rows]
-    )
     spans = [(customer, begin * HOUR_MICROS, stop * HOUR_MICROS) for customer, begin, stop in runs]
     if micros(start) < first * HOUR_MICROS:
         spans.append((None, micros(start), first * HOUR_MICROS))
     if last * HOUR_MICROS < micros(end):
         spans.append((None, last * HOUR_MICROS, micros(end)))
-    return spans
+    return first, last, excluded, spans
+
+
+def _rollup_part(meter, definition, first, last, excluded, index) -> tuple[str, dict]:
+    """The condition on the rollup table of one meter's whole hours, and its params."""
+    params = {
+        f"meter{index}": meter.pk,
+        f"definition{index}": definition,
+        f"first{index}": first,
+        f"last{index}": last,
+    }
+    part = (
+        f"meter_id = %(meter{index})s AND definition = %(definition{index})s "
+        f"AND hour >= %(first{index})s AND hour < %(last{index})s"
+    )
+    if excluded:
+        params[f"excluded{index}"] = tuple(sorted(excluded))
+        part += f" AND (customer, hour) NOT IN %(excluded{index})s"
+    return part, params
 
 
 def _rolled_key(meter, key) -> bool:
@@ -162,6 +251,36 @@ def _rollup_grouping(key) -> tuple[list[str], str]:
     if key[1] == "hour":
         return ["hour AS bucket"], "bucket"
     return ["intDiv(hour, 24) AS bucket"], "bucket"
+
+
+_ALL_ROLLUP_FIGURES = [
+    "sum(event_count)",
+    "sum(s0)",
+    "sum(s1)",
+    "sum(s2)",
+    "sum(s3)",
+    "max(scale)",
+    "groupArrayArray(wide)",
+    "argMinIf(lo_text, lo_key, fits > 0)",
+    "argMaxIf(hi_text, hi_key, fits > 0)",
+    "sum(fits)",
+    "argMaxIf(latest_text, tuple(latest_ts, latest_pk), event_count > 0)",
+    "maxIf(tuple(latest_ts, latest_pk), event_count > 0)",
+]
+
+
+def _pick_figures(aggregation: str, row: list) -> list:
+    """From a row of _ALL_ROLLUP_FIGURES, the figures `_rollup_figures` gives."""
+    count, s0, s1, s2, s3, scale, wide, low, high, fits, latest, moment = row
+    if aggregation in (Aggregation.SUM, Aggregation.AVG):
+        return [count, s0, s1, s2, s3, scale, wide]
+    if aggregation == Aggregation.MIN:
+        return [count, low, fits, wide]
+    if aggregation == Aggregation.MAX:
+        return [count, high, fits, wide]
+    if aggregation == Aggregation.LATEST:
+        return [count, latest, moment]
+    return [count]
 
 
 def _rollup_figures(aggregation: str) -> list[str]:
