@@ -87,6 +87,7 @@ def main() -> None:
     setup_django(args.database_url)
     from django.conf import settings
     from django.core.management import call_command
+    from django.db import connection
 
     from metering.clickhouse import clickhouse_backfill, clickhouse_migrate, client, database_name
     from metering.clickhouse_rollups import clickhouse_rollups_rebuild
@@ -101,6 +102,11 @@ def main() -> None:
         if args.clickhouse_only:
             calls, credits, customer = load(0, 0)
             written = generated_write(args.events, args.background)
+            with connection.cursor() as cursor:  # later events' pks follow ClickHouse's
+                cursor.execute(
+                    "SELECT setval(pg_get_serial_sequence('metering_event', 'id'), %s)",
+                    [written + 1],
+                )
             how = "generated columns, ClickHouse only"
         else:
             calls, credits, customer = load(args.events, args.background)

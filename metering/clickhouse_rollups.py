@@ -80,19 +80,27 @@ def built_definition(*, meter: Meter) -> str | None:
 # --- computing ---------------------------------------------------------------------------
 
 
-def _computation(meter: Meter, definition: str, version: int, scope: str, params: dict) -> str:
+def rollup_rows_sql(
+    meter: Meter, definition: str, version: int, scope: str, params: dict, prefix: str = ""
+) -> str:
     """The SELECT of the meter's rollup rows (ROLLUP_COLUMNS' order) of the events in `scope`
     (a condition on the events table's key columns): every group of those events' hours,
-    counted or not."""
+    counted or not. Its values go in `params`, their names starting with `prefix`."""
     from metering.selectors.clickhouse_usage import counted_condition, needed_columns
 
-    params.update(meter_id=meter.pk, definition=definition, version=version)
-    params["name"] = meter.event_name
-    counted = counted_condition(meter, params)
+    params.update(
+        {
+            f"{prefix}meter_id": meter.pk,
+            f"{prefix}definition": definition,
+            f"{prefix}version": version,
+            f"{prefix}name": meter.event_name,
+        }
+    )
+    counted = counted_condition(meter, params, prefix)
     columns = needed_columns(meter, texts=bool(meter.group_by))
     inner = (
         f"SELECT {', '.join(columns)} FROM {database_name()}.{events_table()} FINAL "
-        f"WHERE event_name = %(name)s AND {scope}"
+        f"WHERE event_name = %({prefix}name)s AND {scope}"
     )
     rows = [
         "customer AS row_customer",
@@ -100,8 +108,8 @@ def _computation(meter: Meter, definition: str, version: int, scope: str, params
         f"({counted}) AS row_counted",
     ]
     if meter.group_by:
-        params["group"] = ".".join(property_path(meter.group_by))
-        at_group = "indexOf(text_paths, %(group)s)"
+        params[f"{prefix}group"] = ".".join(property_path(meter.group_by))
+        at_group = f"indexOf(text_paths, %({prefix}group)s)"
         rows += [
             f"{at_group} > 0 AS row_group_has",
             f"if({at_group} > 0, text_values[{at_group}], '') AS row_group_value",
@@ -109,7 +117,7 @@ def _computation(meter: Meter, definition: str, version: int, scope: str, params
     else:
         rows += ["toUInt8(0) AS row_group_has", "'' AS row_group_value"]
     aggregation = meter.aggregation
-    at = "indexOf(num_paths, %(field)s)"
+    at = f"indexOf(num_paths, %({prefix}field)s)"
     if aggregation in NUMERIC:
         rows += [f"num_text[{at}] AS text"]
     if aggregation == Aggregation.LATEST:
@@ -157,12 +165,12 @@ def _computation(meter: Meter, definition: str, version: int, scope: str, params
         figures += ["toInt64(0)", "toUInt64(0)", "''"]
     keys = [
         "row_customer",
-        "toUInt64(%(meter_id)s)",
-        "%(definition)s",
+        f"toUInt64(%({prefix}meter_id)s)",
+        f"%({prefix}definition)s",
         "row_hour",
         "toUInt8(row_group_has)",
         "row_group_value",
-        "toUInt64(%(version)s)",
+        f"toUInt64(%({prefix}version)s)",
     ]
     # Each column named as the table's (ClickHouse would merge equal unnamed expressions).
     named = [
@@ -176,7 +184,7 @@ def _computation(meter: Meter, definition: str, version: int, scope: str, params
 
 def _insert(meter: Meter, definition: str, version: int, scope: str, params: dict) -> None:
     names = ", ".join(name for name, _ in ROLLUP_COLUMNS)
-    select = _computation(meter, definition, version, scope, params)
+    select = rollup_rows_sql(meter, definition, version, scope, params)
     client().execute(
         f"INSERT INTO {database_name()}.{rollups_table()} ({names}) {select}",
         params,
@@ -261,7 +269,7 @@ def clickhouse_rollups_check(*, meters=None) -> list[ClickHouseRollupMismatch]:
         if definition is None:
             continue
         params: dict = {}
-        fresh = _computation(meter, definition, 0, "1", params)
+        fresh = rollup_rows_sql(meter, definition, 0, "1", params)
         stored_sql = (
             f"SELECT {names} FROM {database_name()}.{rollups_table()} FINAL "
             "WHERE meter_id = %(meter_id)s AND definition = %(definition)s"

@@ -18,6 +18,7 @@ from metering.clickhouse import (
     CHUNK,
     HOUR_MICROS,
     READ_SETTINGS,
+    ROLLUP_COLUMNS,
     SCALE,
     client,
     database_name,
@@ -27,7 +28,7 @@ from metering.clickhouse import (
     micros,
     rollups_table,
 )
-from metering.clickhouse_rollups import built_definition
+from metering.clickhouse_rollups import built_definition, rollup_rows_sql
 from metering.expressions import PropertyText
 from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event
 from metering.properties import filter_value_text, property_path
@@ -65,14 +66,12 @@ def clickhouse_usage(
         touched = _outbox_hours(pending, meter.event_name)
         split = _split(start, end, touched)
         if split is not None:
-            first, last, excluded, spans = split
-            part, params = _rollup_part(meter, definition, first, last, excluded, 0)
-            params["customers"] = tuple(customers)
+            params = {"customers": tuple(customers), "pending": tuple(pending) or (0,)}
+            source = _rollup_source(meter, definition, start, end, split, 0, params)
             group_columns, group_sql = _rollup_grouping(key)
             sql = (
                 f"SELECT {', '.join([*group_columns, *_rollup_figures(meter.aggregation)])} "
-                f"FROM {database_name()}.{rollups_table()} FINAL "
-                f"WHERE customer IN %(customers)s AND {part}"
+                f"FROM ({source})"
             )
             if group_sql:
                 sql += f" GROUP BY {group_sql}"
@@ -80,6 +79,7 @@ def clickhouse_usage(
             rows = client().execute(sql, params, settings=READ_SETTINGS)
             found = [(_group_of(key, row[:width]), *row[width:]) for row in rows]
             _add_rows(partials, meter.aggregation, found)
+            spans = []  # all read
     if spans != []:
         _Query(meter, customers, start, end, key, pending, spans).add_to(partials)
     if pending:
@@ -98,10 +98,10 @@ def clickhouse_windows(
 ) -> dict | None:
     """{(meter pk, start, end): Partial} of several meters' windows of one customer (each meter
     once, no unique_count), or None when the outbox is too far behind: the outbox and the
-    meters' rollup coverage in two database queries, every window's whole hours in one
-    ClickHouse query over the rollups (grouped by meter), each window's edges and outbox
-    hours (or the whole window, when its meter's rollups are not built) in one raw query.
-    A window without counted events has no entry."""
+    meters' rollup coverage in two database queries, then one ClickHouse query for every
+    window of a built meter (its whole hours from the rollups, its edges and outbox hours
+    from raw events computed alike, `_rollup_source`, grouped by meter) and one raw query per
+    window of a meter not built. A window without counted events has no entry."""
     customers = [external_customer_id]
     pending = _pending(customers)
     if pending is None:
@@ -116,7 +116,8 @@ def clickhouse_windows(
         and meters[meter_id].aggregation in ROLLED_UP
     }
     touched_by_name = _outbox_hours(pending, None)
-    parts, params, raw = [], {"customer": external_customer_id}, []
+    sources, raw = [], []
+    params = {"customers": (external_customer_id,), "pending": tuple(pending) or (0,)}
     for index, (meter, start, end) in enumerate(windows):
         key = (meter.pk, start, end)
         split = None
@@ -130,18 +131,14 @@ def clickhouse_windows(
         if split is None:
             raw.append((key, meter, start, end, None))
             continue
-        first, last, excluded, spans = split
-        part, part_params = _rollup_part(meter, built[meter.pk], first, last, excluded, index)
-        parts.append(part)
-        params.update(part_params)
-        raw.append((key, meter, start, end, spans))
+        sources.append(_rollup_source(meter, built[meter.pk], start, end, split, index, params))
+        raw.append((key, meter, start, end, []))
     found: dict = {}
-    if parts:
+    if sources:
         by_meter = {meter.pk: (meter, start, end) for meter, start, end in windows}
         sql = (
             f"SELECT meter_id, {', '.join(_ALL_ROLLUP_FIGURES)} "
-            f"FROM {database_name()}.{rollups_table()} FINAL "
-            f"WHERE customer = %(customer)s AND (({') OR ('.join(parts)})) GROUP BY meter_id"
+            f"FROM ({' UNION ALL '.join(sources)}) GROUP BY meter_id"
         )
         for meter_id, *figures in client().execute(sql, params, settings=READ_SETTINGS):
             meter, start, end = by_meter[meter_id]
@@ -202,6 +199,31 @@ def _split(start, end, touched: set[tuple[str, int]]):
     if last * HOUR_MICROS < micros(end):
         spans.append((None, last * HOUR_MICROS, micros(end)))
     return first, last, excluded, spans
+
+
+def _rollup_source(meter, definition, start, end, split, index: int, params: dict) -> str:
+    """Rows shaped as the rollup table's, of one meter's window (`_split`'s split of it): its
+    whole hours from the rollups (the outbox's hours left out) and, computed alike in the
+    same query, its edges and outbox hours from raw events (the outbox's pks left out). The
+    values go in `params`, which holds the read's `customers` and `pending`."""
+    first, last, excluded, spans = split
+    part, part_params = _rollup_part(meter, definition, first, last, excluded, index)
+    params.update(part_params)
+    names = ", ".join(name for name, _ in ROLLUP_COLUMNS)
+    sql = (
+        f"SELECT {names} FROM {database_name()}.{rollups_table()} FINAL "
+        f"WHERE customer IN %(customers)s AND {part}"
+    )
+    if spans:
+        prefix = f"raw{index}_"
+        params[f"{prefix}first_day"], params[f"{prefix}last_day"] = day_of(start), day_of(end)
+        scope = (
+            f"customer IN %(customers)s AND day >= %({prefix}first_day)s "
+            f"AND day <= %({prefix}last_day)s AND ({spans_sql(spans, params, prefix)}) "
+            "AND pk NOT IN %(pending)s"
+        )
+        sql += f" UNION ALL {rollup_rows_sql(meter, definition, 0, scope, params, prefix)}"
+    return sql
 
 
 def _rollup_part(meter, definition, first, last, excluded, index) -> tuple[str, dict]:
@@ -335,24 +357,27 @@ def _event_key(key):
     return Trunc("timestamp", value, tzinfo=UTC)
 
 
-def counted_condition(meter, params: dict) -> str:
+def counted_condition(meter, params: dict, prefix: str = "") -> str:
     """The SQL condition under which a merged (after `FINAL`) row counts for `meter`: not
-    excluded, its filters, its field present; the values go in `params`."""
-    params["field"] = ".".join(property_path(meter.field or ""))
+    excluded, its filters, its field present; the values go in `params` (their names
+    starting with `prefix`)."""
+    params[f"{prefix}field"] = ".".join(property_path(meter.field or ""))
     conditions = ["excluded = 0"]
     for index, (prop, allowed) in enumerate(sorted((meter.filters or {}).items())):
         values = allowed if isinstance(allowed, list | tuple) else [allowed]
         path = ".".join(property_path(prop))
-        params[f"filter{index}"] = path
-        params[f"allowed{index}"] = tuple(filter_value_text(value) for value in values)
-        position = f"indexOf(text_paths, %(filter{index})s)"
+        params[f"{prefix}filter{index}"] = path
+        params[f"{prefix}allowed{index}"] = tuple(filter_value_text(value) for value in values)
+        position = f"indexOf(text_paths, %({prefix}filter{index})s)"
         conditions.append(
-            f"{position} > 0 AND text_values[{position}] IN %(allowed{index})s" if values else "0"
+            f"{position} > 0 AND text_values[{position}] IN %({prefix}allowed{index})s"
+            if values
+            else "0"
         )
     if meter.aggregation in NUMERIC:
-        conditions.append("indexOf(num_paths, %(field)s) > 0")
+        conditions.append(f"indexOf(num_paths, %({prefix}field)s) > 0")
     elif meter.aggregation == Aggregation.UNIQUE_COUNT:
-        conditions.append("indexOf(text_paths, %(field)s) > 0")
+        conditions.append(f"indexOf(text_paths, %({prefix}field)s) > 0")
     return " AND ".join(conditions)
 
 
@@ -371,16 +396,17 @@ def needed_columns(meter, *, texts: bool = False) -> list[str]:
     return columns
 
 
-def spans_sql(spans, params: dict) -> str:
+def spans_sql(spans, params: dict, prefix: str = "") -> str:
     """The SQL of a list of time spans [(customer or None: every one, start, end)] in
-    microseconds, as an OR of ranges of `ts`; their values go in `params`."""
+    microseconds, as an OR of ranges of `ts`; their values go in `params` (names starting
+    with `prefix`)."""
     parts = []
     for index, (customer, first, last) in enumerate(spans):
-        params[f"span_start{index}"], params[f"span_end{index}"] = first, last
-        part = f"ts >= %(span_start{index})s AND ts < %(span_end{index})s"
+        params[f"{prefix}span_start{index}"], params[f"{prefix}span_end{index}"] = first, last
+        part = f"ts >= %({prefix}span_start{index})s AND ts < %({prefix}span_end{index})s"
         if customer is not None:
-            params[f"span_customer{index}"] = customer
-            part = f"customer = %(span_customer{index})s AND {part}"
+            params[f"{prefix}span_customer{index}"] = customer
+            part = f"customer = %({prefix}span_customer{index})s AND {part}"
         parts.append(f"({part})")
     return " OR ".join(parts) or "0"
 
