@@ -42,6 +42,8 @@ from metering.rollups import NUMERIC, ROLLED_UP, meter_definition
 
 # (customer, hour)s recomputed per statement: ClickHouse keeps an IN set in a hash table.
 HOURS_PER_QUERY = 50_000
+# Up to this many runs of consecutive hours, a recomputation also names them as ranges of ts.
+RUNS_PER_QUERY = 200
 
 
 def rollup_version() -> int:
@@ -192,9 +194,22 @@ def _insert(meter: Meter, definition: str, version: int, scope: str, params: dic
     )
 
 
+def hour_runs(hours: set[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(customer, hour) pairs merged into runs of consecutive hours: [(customer, first, end)]."""
+    runs: list[list] = []
+    for customer, hour in sorted(hours):
+        if runs and runs[-1][0] == customer and runs[-1][2] == hour:
+            runs[-1][2] = hour + 1
+        else:
+            runs.append([customer, hour, hour + 1])
+    return [tuple(run) for run in runs]
+
+
 def rollups_after_write(columns: list[list]) -> int:
     """Recompute the kept meters' rollups of every (customer, hour) of the events just written
     (ClickHouse's columns, as `event_columns` gives them). Returns the hours recomputed."""
+    from metering.selectors.clickhouse_usage import spans_sql
+
     hours_by_name: dict[str, set[tuple[str, int]]] = {}
     for customer, name, ts in zip(columns[0], columns[3], columns[4], strict=True):
         hours_by_name.setdefault(name, set()).add((customer, ts // HOUR_MICROS))
@@ -214,11 +229,21 @@ def rollups_after_write(columns: list[list]) -> int:
                     sorted({from_micros(hour * HOUR_MICROS).date() for _, hour in chunk})
                 ),
                 "hours": tuple(chunk),
+                "low": min(hour for _, hour in chunk) * HOUR_MICROS,
+                "high": (max(hour for _, hour in chunk) + 1) * HOUR_MICROS,
             }
+            # The IN set is exact; the ranges of `ts` let the primary index skip the rest of
+            # the customers' events (a tuple holding intDiv(ts) does not).
             scope = (
-                "customer IN %(customers)s AND day IN %(days)s "
-                f"AND (customer, intDiv(ts, {HOUR_MICROS})) IN %(hours)s"
+                "customer IN %(customers)s AND day IN %(days)s AND ts >= %(low)s "
+                f"AND ts < %(high)s AND (customer, intDiv(ts, {HOUR_MICROS})) IN %(hours)s"
             )
+            runs = hour_runs(set(chunk))
+            if len(runs) <= RUNS_PER_QUERY:
+                spans = [
+                    (name, first * HOUR_MICROS, last * HOUR_MICROS) for name, first, last in runs
+                ]
+                scope += f" AND ({spans_sql(spans, params)})"
             _insert(meter, definition, version, scope, params)
         done += len(hours)
     return done

@@ -28,7 +28,7 @@ from metering.clickhouse import (
     micros,
     rollups_table,
 )
-from metering.clickhouse_rollups import built_definition, rollup_rows_sql
+from metering.clickhouse_rollups import built_definition, hour_runs, rollup_rows_sql
 from metering.expressions import PropertyText
 from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event
 from metering.properties import filter_value_text, property_path
@@ -190,7 +190,7 @@ def _split(start, end, touched: set[tuple[str, int]]):
     if first >= last:
         return None
     excluded = {(customer, hour) for customer, hour in touched if first <= hour < last}
-    runs = _hour_runs(excluded)
+    runs = hour_runs(excluded)
     if len(runs) > MAX_OUTBOX_RUNS:
         return None
     spans = [(customer, begin * HOUR_MICROS, stop * HOUR_MICROS) for customer, begin, stop in runs]
@@ -250,17 +250,6 @@ def _rolled_key(meter, key) -> bool:
     if key is None or key == "customer" or key[0] == "bucket":
         return True
     return bool(meter.group_by) and key[1] == meter.group_by
-
-
-def _hour_runs(hours: set[tuple[str, int]]) -> list[tuple[str, int, int]]:
-    """(customer, hour) pairs merged into runs of consecutive hours: [(customer, first, end)]."""
-    runs: list[list] = []
-    for customer, hour in sorted(hours):
-        if runs and runs[-1][0] == customer and runs[-1][2] == hour:
-            runs[-1][2] = hour + 1
-        else:
-            runs.append([customer, hour, hour + 1])
-    return [tuple(run) for run in runs]
 
 
 def _rollup_grouping(key) -> tuple[list[str], str]:
