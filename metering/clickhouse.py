@@ -35,7 +35,13 @@ SCALE = 18  # decimals kept in the chunks
 FITS_BELOW = Decimal(10) ** 18
 LOCAL_TABLE = "events"
 DISTRIBUTED_TABLE = "events_distributed"
+ROLLUP_LOCAL_TABLE = "usage_rollups"
+ROLLUP_DISTRIBUTED_TABLE = "usage_rollups_distributed"
 SYNC_BATCH = 10_000
+HOUR_MICROS = 3_600_000_000
+# FINAL's merge, then `excluded` and every versioned figure: no condition may move past it
+# (docs/scaling.md).
+READ_SETTINGS = {"enable_optimize_predicate_expression": 0}
 
 _COLUMNS = (
     ("customer", "String"),
@@ -58,6 +64,32 @@ _COLUMNS = (
 )
 COLUMN_NAMES = tuple(name for name, _ in _COLUMNS)
 
+# Per-meter hourly rollups (metering.clickhouse_rollups): the key, the version, the figures.
+ROLLUP_COLUMNS = (
+    ("customer", "String"),
+    ("meter_id", "UInt64"),
+    ("definition", "String"),  # the meter's definition digest (metering.rollups)
+    ("hour", "Int64"),  # hours since the epoch, UTC
+    ("group_has", "UInt8"),  # the meter's group_by: whether the event has it, and its text
+    ("group_value", "String"),
+    ("version", "UInt64"),  # a recomputation replaces the older row
+    ("event_count", "UInt64"),
+    ("s0", "UInt64"),  # sum and avg: the sums of the value chunks that fit, their largest scale
+    ("s1", "UInt64"),
+    ("s2", "UInt64"),
+    ("s3", "UInt64"),
+    ("scale", "UInt16"),
+    ("fits", "UInt64"),  # min and max: how many values fit the chunks, the extreme one's
+    ("lo_key", "String"),  # sort key (36 digits) and text
+    ("lo_text", "String"),
+    ("hi_key", "String"),
+    ("hi_text", "String"),
+    ("wide", "Array(String)"),  # texts of the counted values beyond the chunks (rare)
+    ("latest_ts", "Int64"),  # latest: the last counted event and its value's text
+    ("latest_pk", "UInt64"),
+    ("latest_text", "String"),
+)
+
 
 def clickhouse_enabled() -> bool:
     return settings.EVENTS_BACKEND == "clickhouse"
@@ -66,6 +98,11 @@ def clickhouse_enabled() -> bool:
 def events_table() -> str:
     """The table reads and writes use: Distributed over the cluster's shards, or local."""
     return DISTRIBUTED_TABLE if settings.CLICKHOUSE_CLUSTER else LOCAL_TABLE
+
+
+def rollups_table() -> str:
+    """The rollup table reads and writes use, as `events_table`."""
+    return ROLLUP_DISTRIBUTED_TABLE if settings.CLICKHOUSE_CLUSTER else ROLLUP_LOCAL_TABLE
 
 
 def database_name(url: str | None = None) -> str:
@@ -139,17 +176,32 @@ def clickhouse_migrate(*, url: str | None = None, cluster: str | None = None) ->
             # FINAL and lets a read find a customer's meter and window by the primary index.
             "ORDER BY (customer, event_name, ts, event_id)"
         )
-        done.append(f"{database}.{LOCAL_TABLE} on {urlsplit(node).netloc.split('@')[-1]}")
+        rollup_columns = ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS)
+        node_client.execute(
+            f"CREATE TABLE IF NOT EXISTS {database}.{ROLLUP_LOCAL_TABLE} ({rollup_columns}) "
+            # One row per key under FINAL: the highest version, the last computation's.
+            "ENGINE = ReplacingMergeTree(version) "
+            "ORDER BY (customer, meter_id, definition, hour, group_has, group_value)"
+        )
+        where = urlsplit(node).netloc.split("@")[-1]
+        done += [f"{database}.{table} on {where}" for table in (LOCAL_TABLE, ROLLUP_LOCAL_TABLE)]
         if cluster:
             # Sharded by customer: both copies of an event land on one shard, where FINAL
-            # keeps one of them, so a read over the Distributed table is exact.
-            node_client.execute(
-                f"CREATE TABLE IF NOT EXISTS {database}.{DISTRIBUTED_TABLE} "
-                f"AS {database}.{LOCAL_TABLE} "
-                f"ENGINE = Distributed({cluster}, {database}, {LOCAL_TABLE}, cityHash64(customer))"
-            )
+            # keeps one of them, so a read over the Distributed table is exact; a customer's
+            # rollups live on the shard of its events.
+            for distributed, local in (
+                (DISTRIBUTED_TABLE, LOCAL_TABLE),
+                (ROLLUP_DISTRIBUTED_TABLE, ROLLUP_LOCAL_TABLE),
+            ):
+                node_client.execute(
+                    f"CREATE TABLE IF NOT EXISTS {database}.{distributed} "
+                    f"AS {database}.{local} "
+                    f"ENGINE = Distributed({cluster}, {database}, {local}, cityHash64(customer))"
+                )
     if cluster:
-        done.append(f"{database}.{DISTRIBUTED_TABLE} over cluster {cluster}")
+        done.append(
+            f"{database}.{DISTRIBUTED_TABLE} and {ROLLUP_DISTRIBUTED_TABLE} over cluster {cluster}"
+        )
     return done
 
 
@@ -266,9 +318,14 @@ def event_columns(events: Iterable[tuple]) -> list[list]:
 
 
 def events_write(events) -> int:
-    """Write a queryset of events to ClickHouse; how many were written."""
+    """Write a queryset of events to ClickHouse, then recompute the rollups of their hours
+    (metering.clickhouse_rollups); how many were written."""
+    from metering.clickhouse_rollups import rollups_after_write
+
     columns = event_columns(events.values_list(*EVENT_FIELDS))
     rows_insert(columns)
+    if columns[0]:
+        rollups_after_write(columns)
     return len(columns[0])
 
 
@@ -305,7 +362,8 @@ def clickhouse_sync(*, batch_size: int = SYNC_BATCH, max_batches: int = 100) -> 
     """Write the outbox's events to ClickHouse, oldest first, and remove what was written.
 
     Per batch, one transaction: the outbox rows are locked (SKIP LOCKED: two syncs share the
-    work), their events written to ClickHouse, the rows deleted. If ClickHouse fails, the
+    work), their events written to ClickHouse, the kept meters' rollups of their hours
+    recomputed there, the rows deleted. If ClickHouse fails, the
     transaction rolls back and the rows wait for the next run; if the database's commit fails
     after ClickHouse took the rows, the next run writes them again and `FINAL` keeps one.
     """

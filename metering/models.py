@@ -260,3 +260,32 @@ class ClickHouseOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.event_pk} for ClickHouse"
+
+
+class ClickHouseRollupCoverage(models.Model):
+    """A meter whose ClickHouse hourly rollups are kept (and, once `built_at` is set, read)
+    under its current definition (docs/scaling.md, "Hourly rollups in ClickHouse").
+
+    `definition` set and `built_at` empty: the rebuild is running; syncs already keep the
+    meter's hours current, reads still go to raw events. A meter without a row, or whose
+    definition changed since, is read from raw events until `clickhouse_events
+    --rebuild-rollups` builds it.
+    """
+
+    meter = models.OneToOneField("catalog.Meter", on_delete=models.CASCADE, related_name="+")
+    definition = models.CharField(max_length=64, blank=True)
+    built_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"ClickHouse rollups of meter {self.meter_id}"
+
+
+class ClickHouseRollupVersion(models.Model):
+    """The version source of ClickHouse rollup rows: each computation inserts a row (and
+    deletes it) for an id from the database's sequence, increasing across processes, so the
+    row computed last (having seen every insert before it) has the highest version."""
+
+    id = models.BigAutoField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"ClickHouse rollup version {self.pk}"

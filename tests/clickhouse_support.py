@@ -3,8 +3,10 @@ process, emptied before each use. Tests that need it skip when no server answers
 default `make test` needs no ClickHouse (docs/operations.md, "Running with ClickHouse")."""
 
 import functools
+import hashlib
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +14,7 @@ from django.test import override_settings
 
 from metering.clickhouse import (
     LOCAL_TABLE,
+    ROLLUP_LOCAL_TABLE,
     clickhouse_migrate,
     clickhouse_reachable,
     client,
@@ -23,10 +26,15 @@ CLUSTER = os.environ.get("CLICKHOUSE_TEST_CLUSTER", "tally_two_shards")
 _migrated: dict[str, list[str]] = {}
 
 
+# Test runs from several checkouts may share one ClickHouse (each with workers gw0, gw1…):
+# the checkout's path names its databases, so that one run never drops another's tables.
+CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
+
+
 def _url(*, cluster: bool) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     base = URL.rstrip("/").rsplit("/", 1)[0] if urlsplit(URL).path.strip("/") else URL
-    return f"{base}/test_tally_{worker}{'_sharded' if cluster else ''}"
+    return f"{base}/test_tally_{CHECKOUT}_{worker}{'_sharded' if cluster else ''}"
 
 
 def _missing(reason: str) -> None:
@@ -70,7 +78,8 @@ def clickhouse_store(*, cluster: bool = False):
                 client(node).execute(f"DROP DATABASE IF EXISTS {database_name(url)}")
             clickhouse_migrate()
         for node in _migrated[url]:
-            client(node).execute(f"TRUNCATE TABLE {database_name(url)}.{LOCAL_TABLE}")
+            for table in (LOCAL_TABLE, ROLLUP_LOCAL_TABLE):
+                client(node).execute(f"TRUNCATE TABLE {database_name(url)}.{table}")
         yield
 
 

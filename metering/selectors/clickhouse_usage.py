@@ -16,6 +16,9 @@ from django.db.models.functions import Trunc
 from catalog.models import Aggregation, Meter
 from metering.clickhouse import (
     CHUNK,
+    HOUR_MICROS,
+    READ_SETTINGS,
+    ROLLUP_COLUMNS,
     SCALE,
     client,
     database_name,
@@ -23,17 +26,21 @@ from metering.clickhouse import (
     events_table,
     from_micros,
     micros,
+    rollups_table,
 )
+from metering.clickhouse_rollups import built_definition, hour_runs, rollup_rows_sql
 from metering.expressions import PropertyText
-from metering.models import ClickHouseOutbox, Event
+from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event
 from metering.properties import filter_value_text, property_path
-from metering.rollups import NUMERIC
+from metering.rollups import NUMERIC, ROLLED_UP, meter_definition
 from metering.selectors.rollup_usage import _EXACT, Partial, _add_events
 
 # Beyond this many outbox events for the customers read (the sync is behind), the read goes
 # to the database alone: a NOT IN list that long costs more than it saves.
 MAX_PENDING = 20_000
-BUCKET_MICROS = {"hour": 3_600_000_000, "day": 86_400_000_000}
+# Beyond this many runs of hours with outbox events in one read, the window is read raw.
+MAX_OUTBOX_RUNS = 100
+BUCKET_MICROS = {"hour": HOUR_MICROS, "day": 24 * HOUR_MICROS}
 
 
 def clickhouse_usage(
@@ -46,17 +53,35 @@ def clickhouse_usage(
     or ("bucket", "hour" | "day") (the bucket's start).
     """
     customers = list(external_customer_ids)
-    pending = list(
-        ClickHouseOutbox.objects.filter(external_customer_id__in=customers).values_list(
-            "event_pk", flat=True
-        )[: MAX_PENDING + 1]
-    )
-    if len(pending) > MAX_PENDING:
+    pending = _pending(customers)
+    if pending is None:
         return None
-    query = _Query(meter, customers, start, end, key, pending)
     if meter.aggregation == Aggregation.UNIQUE_COUNT:
+        query = _Query(meter, customers, start, end, key, pending)
         return _unique_counts(query, meter, pending, start, end, key, customers)
-    partials = query.partials()
+    partials: dict = {}
+    spans = None
+    definition = built_definition(meter=meter) if _rolled_key(meter, key) else None
+    if definition is not None:
+        touched = _outbox_hours(pending, meter.event_name)
+        split = _split(start, end, touched)
+        if split is not None:
+            params = {"customers": tuple(customers), "pending": tuple(pending) or (0,)}
+            source = _rollup_source(meter, definition, start, end, split, 0, params)
+            group_columns, group_sql = _rollup_grouping(key)
+            sql = (
+                f"SELECT {', '.join([*group_columns, *_rollup_figures(meter.aggregation)])} "
+                f"FROM ({source})"
+            )
+            if group_sql:
+                sql += f" GROUP BY {group_sql}"
+            width = len(group_columns)
+            rows = client().execute(sql, params, settings=READ_SETTINGS)
+            found = [(_group_of(key, row[:width]), *row[width:]) for row in rows]
+            _add_rows(partials, meter.aggregation, found)
+            spans = []  # all read
+    if spans != []:
+        _Query(meter, customers, start, end, key, pending, spans).add_to(partials)
     if pending:
         _add_events(
             partials,
@@ -66,6 +91,235 @@ def clickhouse_usage(
         )
     aggregation = meter.aggregation
     return {group: (part.count, part.quantity(aggregation)) for group, part in partials.items()}
+
+
+def clickhouse_windows(
+    *, external_customer_id: str, windows: list[tuple[Meter, datetime, datetime]]
+) -> dict | None:
+    """{(meter pk, start, end): Partial} of several meters' windows of one customer (each meter
+    once, no unique_count), or None when the outbox is too far behind: the outbox and the
+    meters' rollup coverage in two database queries, then one ClickHouse query for every
+    window of a built meter (its whole hours from the rollups, its edges and outbox hours
+    from raw events computed alike, `_rollup_source`, grouped by meter) and one raw query per
+    window of a meter not built. A window without counted events has no entry."""
+    customers = [external_customer_id]
+    pending = _pending(customers)
+    if pending is None:
+        return None
+    meters = {meter.pk: meter for meter, _, _ in windows}
+    built = {
+        meter_id: definition
+        for meter_id, definition in ClickHouseRollupCoverage.objects.filter(
+            meter_id__in=list(meters), built_at__isnull=False
+        ).values_list("meter_id", "definition")
+        if definition == meter_definition(meter=meters[meter_id])
+        and meters[meter_id].aggregation in ROLLED_UP
+    }
+    touched_by_name = _outbox_hours(pending, None)
+    sources, raw = [], []
+    params = {"customers": (external_customer_id,), "pending": tuple(pending) or (0,)}
+    for index, (meter, start, end) in enumerate(windows):
+        key = (meter.pk, start, end)
+        split = None
+        if meter.pk in built:
+            touched = {
+                (customer, hour)
+                for name, customer, hour in touched_by_name
+                if name == meter.event_name
+            }
+            split = _split(start, end, touched)
+        if split is None:
+            raw.append((key, meter, start, end, None))
+            continue
+        sources.append(_rollup_source(meter, built[meter.pk], start, end, split, index, params))
+        raw.append((key, meter, start, end, []))
+    found: dict = {}
+    if sources:
+        by_meter = {meter.pk: (meter, start, end) for meter, start, end in windows}
+        sql = (
+            f"SELECT meter_id, {', '.join(_ALL_ROLLUP_FIGURES)} "
+            f"FROM ({' UNION ALL '.join(sources)}) GROUP BY meter_id"
+        )
+        for meter_id, *figures in client().execute(sql, params, settings=READ_SETTINGS):
+            meter, start, end = by_meter[meter_id]
+            row = (None, *_pick_figures(meter.aggregation, figures))
+            _add_rows(found.setdefault((meter.pk, start, end), {}), meter.aggregation, [row])
+    for key, meter, start, end, spans in raw:
+        partials = found.setdefault(key, {})
+        if spans != []:
+            _Query(meter, customers, start, end, None, pending, spans).add_to(partials)
+        if pending:
+            events = _pending_events(meter, customers, start, end, pending)
+            _add_events(partials, events, meter=meter, key=None)
+    return {key: partials[None] for key, partials in found.items() if None in partials}
+
+
+def _pending(customers: list[str]) -> list[int] | None:
+    """The pks of these customers' events still in the outbox; None beyond MAX_PENDING."""
+    pending = list(
+        ClickHouseOutbox.objects.filter(external_customer_id__in=customers).values_list(
+            "event_pk", flat=True
+        )[: MAX_PENDING + 1]
+    )
+    return None if len(pending) > MAX_PENDING else pending
+
+
+def _outbox_hours(pending: list[int], event_name: str | None):
+    """The (customer, hour)s of the outbox's events of `event_name`, or with None every name's
+    (name, customer, hour)s: hours whose rollups may not hold them yet."""
+    if not pending:
+        return set()
+    events = Event.objects.filter(pk__in=pending)
+    if event_name is not None:
+        events = events.filter(event_name=event_name)
+    found = set()
+    for name, customer, moment in events.values_list(
+        "event_name", "external_customer_id", "timestamp"
+    ):
+        hour = micros(moment) // HOUR_MICROS
+        found.add((customer, hour) if event_name is not None else (name, customer, hour))
+    return found
+
+
+def _split(start, end, touched: set[tuple[str, int]]):
+    """(first hour, end hour, the (customer, hour)s among them to leave out, the spans to
+    read raw) of a window read through rollups, or None when it has no whole hour or too many
+    runs of outbox hours (then it is read raw whole)."""
+    first = -(-micros(start) // HOUR_MICROS)
+    last = micros(end) // HOUR_MICROS
+    if first >= last:
+        return None
+    excluded = {(customer, hour) for customer, hour in touched if first <= hour < last}
+    runs = hour_runs(excluded)
+    if len(runs) > MAX_OUTBOX_RUNS:
+        return None
+    spans = [(customer, begin * HOUR_MICROS, stop * HOUR_MICROS) for customer, begin, stop in runs]
+    if micros(start) < first * HOUR_MICROS:
+        spans.append((None, micros(start), first * HOUR_MICROS))
+    if last * HOUR_MICROS < micros(end):
+        spans.append((None, last * HOUR_MICROS, micros(end)))
+    return first, last, excluded, spans
+
+
+def _rollup_source(meter, definition, start, end, split, index: int, params: dict) -> str:
+    """Rows shaped as the rollup table's, of one meter's window (`_split`'s split of it): its
+    whole hours from the rollups (the outbox's hours left out) and, computed alike in the
+    same query, its edges and outbox hours from raw events (the outbox's pks left out). The
+    values go in `params`, which holds the read's `customers` and `pending`."""
+    first, last, excluded, spans = split
+    part, part_params = _rollup_part(meter, definition, first, last, excluded, index)
+    params.update(part_params)
+    names = ", ".join(name for name, _ in ROLLUP_COLUMNS)
+    sql = (
+        f"SELECT {names} FROM {database_name()}.{rollups_table()} FINAL "
+        f"WHERE customer IN %(customers)s AND {part}"
+    )
+    if spans:
+        prefix = f"raw{index}_"
+        params[f"{prefix}first_day"], params[f"{prefix}last_day"] = day_of(start), day_of(end)
+        scope = (
+            f"customer IN %(customers)s AND day >= %({prefix}first_day)s "
+            f"AND day <= %({prefix}last_day)s AND ({spans_sql(spans, params, prefix)}) "
+            "AND pk NOT IN %(pending)s"
+        )
+        sql += f" UNION ALL {rollup_rows_sql(meter, definition, 0, scope, params, prefix)}"
+    return sql
+
+
+def _rollup_part(meter, definition, first, last, excluded, index) -> tuple[str, dict]:
+    """The condition on the rollup table of one meter's whole hours, and its params."""
+    params = {
+        f"meter{index}": meter.pk,
+        f"definition{index}": definition,
+        f"first{index}": first,
+        f"last{index}": last,
+    }
+    part = (
+        f"meter_id = %(meter{index})s AND definition = %(definition{index})s "
+        f"AND hour >= %(first{index})s AND hour < %(last{index})s"
+    )
+    if excluded:
+        params[f"excluded{index}"] = tuple(sorted(excluded))
+        part += f" AND (customer, hour) NOT IN %(excluded{index})s"
+    return part, params
+
+
+def _rolled_key(meter, key) -> bool:
+    """Whether rollups are grouped finely enough for `key`: by customer and hour always, by
+    property only by the meter's own group_by."""
+    if key is None or key == "customer" or key[0] == "bucket":
+        return True
+    return bool(meter.group_by) and key[1] == meter.group_by
+
+
+def _rollup_grouping(key) -> tuple[list[str], str]:
+    if key is None:
+        return [], ""
+    if key == "customer":
+        return ["customer"], "customer"
+    if key[0] == "property":
+        return ["group_has", "group_value"], "group_has, group_value"
+    if key[1] == "hour":
+        return ["hour AS bucket"], "bucket"
+    return ["intDiv(hour, 24) AS bucket"], "bucket"
+
+
+_ALL_ROLLUP_FIGURES = [
+    "sum(event_count)",
+    "sum(s0)",
+    "sum(s1)",
+    "sum(s2)",
+    "sum(s3)",
+    "max(scale)",
+    "groupArrayArray(wide)",
+    "argMinIf(lo_text, lo_key, fits > 0)",
+    "argMaxIf(hi_text, hi_key, fits > 0)",
+    "sum(fits)",
+    "argMaxIf(latest_text, tuple(latest_ts, latest_pk), event_count > 0)",
+    "maxIf(tuple(latest_ts, latest_pk), event_count > 0)",
+]
+
+
+def _pick_figures(aggregation: str, row: list) -> list:
+    """From a row of _ALL_ROLLUP_FIGURES, the figures `_rollup_figures` gives."""
+    count, s0, s1, s2, s3, scale, wide, low, high, fits, latest, moment = row
+    if aggregation in (Aggregation.SUM, Aggregation.AVG):
+        return [count, s0, s1, s2, s3, scale, wide]
+    if aggregation == Aggregation.MIN:
+        return [count, low, fits, wide]
+    if aggregation == Aggregation.MAX:
+        return [count, high, fits, wide]
+    if aggregation == Aggregation.LATEST:
+        return [count, latest, moment]
+    return [count]
+
+
+def _rollup_figures(aggregation: str) -> list[str]:
+    """The rollups' figures summed over hours, in the shape `_figures` reads (after count)."""
+    figures = ["sum(event_count)"]
+    if aggregation in (Aggregation.SUM, Aggregation.AVG):
+        figures += ["sum(s0)", "sum(s1)", "sum(s2)", "sum(s3)", "max(scale)"]
+        figures.append("groupArrayArray(wide)")
+    elif aggregation in (Aggregation.MIN, Aggregation.MAX):
+        low = aggregation == Aggregation.MIN
+        pick, text, key = (
+            ("argMinIf", "lo_text", "lo_key") if low else ("argMaxIf", "hi_text", "hi_key")
+        )
+        figures += [f"{pick}({text}, {key}, fits > 0)", "sum(fits)", "groupArrayArray(wide)"]
+    elif aggregation == Aggregation.LATEST:
+        order = "tuple(latest_ts, latest_pk)"
+        figures += [
+            f"argMaxIf(latest_text, {order}, event_count > 0)",
+            f"maxIf({order}, event_count > 0)",
+        ]
+    return figures
+
+
+def _add_rows(partials: dict, aggregation: str, rows: list[tuple]) -> None:
+    """Add [(group, count, figures...)] rows (raw or rollup) to `partials`."""
+    for group, count, *found in rows:
+        if count:
+            partials.setdefault(group, Partial()).add(count=count, **_figures(aggregation, found))
 
 
 def _pending_events(meter, customers, start, end, pending):
@@ -92,69 +346,88 @@ def _event_key(key):
     return Trunc("timestamp", value, tzinfo=UTC)
 
 
-class _Query:
-    """The SQL of one read: counted rows of the meter, grouped by the key."""
+def counted_condition(meter, params: dict, prefix: str = "") -> str:
+    """The SQL condition under which a merged (after `FINAL`) row counts for `meter`: not
+    excluded, its filters, its field present; the values go in `params` (their names
+    starting with `prefix`)."""
+    params[f"{prefix}field"] = ".".join(property_path(meter.field or ""))
+    conditions = ["excluded = 0"]
+    for index, (prop, allowed) in enumerate(sorted((meter.filters or {}).items())):
+        values = allowed if isinstance(allowed, list | tuple) else [allowed]
+        path = ".".join(property_path(prop))
+        params[f"{prefix}filter{index}"] = path
+        params[f"{prefix}allowed{index}"] = tuple(filter_value_text(value) for value in values)
+        position = f"indexOf(text_paths, %({prefix}filter{index})s)"
+        conditions.append(
+            f"{position} > 0 AND text_values[{position}] IN %({prefix}allowed{index})s"
+            if values
+            else "0"
+        )
+    if meter.aggregation in NUMERIC:
+        conditions.append(f"indexOf(num_paths, %({prefix}field)s) > 0")
+    elif meter.aggregation == Aggregation.UNIQUE_COUNT:
+        conditions.append(f"indexOf(text_paths, %({prefix}field)s) > 0")
+    return " AND ".join(conditions)
 
-    def __init__(self, meter, customers, start, end, key, pending):
+
+def needed_columns(meter, *, texts: bool = False) -> list[str]:
+    """Only the columns a read of `meter` needs (ClickHouse reads each column apart); `texts`:
+    the text paths too (grouping by a property)."""
+    columns = ["customer", "ts", "pk", "excluded"]
+    if texts or meter.filters or meter.aggregation == Aggregation.UNIQUE_COUNT:
+        columns += ["text_paths", "text_values"]
+    if meter.aggregation in NUMERIC:
+        columns += ["num_paths", "num_text"]  # ClickHouse reads only those a query uses
+    if meter.aggregation in NUMERIC - {Aggregation.LATEST}:
+        columns += ["num_c0", "num_c1", "num_c2", "num_c3", "num_wide"]
+    if meter.aggregation in (Aggregation.SUM, Aggregation.AVG):
+        columns.append("num_scale")
+    return columns
+
+
+def spans_sql(spans, params: dict, prefix: str = "") -> str:
+    """The SQL of a list of time spans [(customer or None: every one, start, end)] in
+    microseconds, as an OR of ranges of `ts`; their values go in `params` (names starting
+    with `prefix`)."""
+    parts = []
+    for index, (customer, first, last) in enumerate(spans):
+        params[f"{prefix}span_start{index}"], params[f"{prefix}span_end{index}"] = first, last
+        part = f"ts >= %({prefix}span_start{index})s AND ts < %({prefix}span_end{index})s"
+        if customer is not None:
+            params[f"{prefix}span_customer{index}"] = customer
+            part = f"customer = %({prefix}span_customer{index})s AND {part}"
+        parts.append(f"({part})")
+    return " OR ".join(parts) or "0"
+
+
+class _Query:
+    """The SQL of one read: counted rows of the meter, grouped by the key. `spans`: the time
+    ranges read ([(customer or None, start, end)] in microseconds; default the window)."""
+
+    def __init__(self, meter, customers, start, end, key, pending, spans=None):
         self.meter = meter
         self.key = key
-        field = ".".join(property_path(meter.field or ""))
         self.params = {
             "customers": tuple(customers),
             "name": meter.event_name,
-            "start": micros(start),
-            "end": micros(end),
             "first_day": day_of(start),
             "last_day": day_of(end),
             "pending": tuple(pending) or (0,),
-            "field": field,
         }
+        spans = [(None, micros(start), micros(end))] if spans is None else spans
         table = f"{database_name()}.{events_table()}"
+        texts = key not in (None, "customer") and key[0] == "property"
         # Conditions on columns no version changes (all but `excluded`) may filter before
         # FINAL's merge; `excluded` is read after it, so an excluded event's older version
         # never survives.
         inner = (
-            f"SELECT {', '.join(self._columns())} FROM {table} FINAL "
+            f"SELECT {', '.join(needed_columns(meter, texts=texts))} FROM {table} FINAL "
             "WHERE customer IN %(customers)s "
             "AND event_name = %(name)s AND day >= %(first_day)s AND day <= %(last_day)s "
-            "AND ts >= %(start)s AND ts < %(end)s AND pk NOT IN %(pending)s"
+            f"AND ({spans_sql(spans, self.params)}) AND pk NOT IN %(pending)s"
         )
-        conditions = ["excluded = 0"]
-        for index, (prop, allowed) in enumerate(sorted((meter.filters or {}).items())):
-            values = allowed if isinstance(allowed, list | tuple) else [allowed]
-            path = ".".join(property_path(prop))
-            self.params[f"filter{index}"] = path
-            self.params[f"allowed{index}"] = tuple(filter_value_text(value) for value in values)
-            position = f"indexOf(text_paths, %(filter{index})s)"
-            conditions.append(
-                f"{position} > 0 AND text_values[{position}] IN %(allowed{index})s"
-                if values
-                else "0"
-            )
-        if meter.aggregation in NUMERIC:
-            conditions.append("indexOf(num_paths, %(field)s) > 0")
-        elif meter.aggregation == Aggregation.UNIQUE_COUNT:
-            conditions.append("indexOf(text_paths, %(field)s) > 0")
-        self.source = f"({inner}) WHERE {' AND '.join(conditions)}"
+        self.source = f"({inner}) WHERE {counted_condition(meter, self.params)}"
         self.group_columns, self.group_sql = self._grouping()
-
-    def _columns(self) -> list[str]:
-        """Only the columns this read needs: ClickHouse reads each column apart."""
-        meter, key = self.meter, self.key
-        columns = ["customer", "ts", "pk", "excluded"]
-        if (
-            meter.filters
-            or meter.aggregation == Aggregation.UNIQUE_COUNT
-            or (key not in (None, "customer") and key[0] == "property")
-        ):
-            columns += ["text_paths", "text_values"]
-        if meter.aggregation in NUMERIC:
-            columns += ["num_paths", "num_text"]  # ClickHouse reads only those a query uses
-        if meter.aggregation in NUMERIC - {Aggregation.LATEST}:
-            columns += ["num_c0", "num_c1", "num_c2", "num_c3", "num_wide"]
-        if meter.aggregation in (Aggregation.SUM, Aggregation.AVG):
-            columns.append("num_scale")
-        return columns
 
     def _grouping(self) -> tuple[list[str], str]:
         key = self.key
@@ -174,14 +447,7 @@ class _Query:
         return ["intDiv(ts, %(step)s) AS bucket"], "bucket"
 
     def group_of(self, values: tuple):
-        key = self.key
-        if key is None:
-            return None
-        if key == "customer":
-            return values[0]
-        if key[0] == "property":
-            return values[1] if values[0] else None
-        return from_micros(values[0] * BUCKET_MICROS[key[1]])
+        return _group_of(self.key, values)
 
     def run(self, figures: list[str], *, also_group_by: str = "") -> list[tuple]:
         """[(group, figures...)] of the groups with counted rows."""
@@ -191,12 +457,12 @@ class _Query:
         if grouping:
             sql += f" GROUP BY {grouping}"
         width = len(self.group_columns)
-        rows = client().execute(sql, self.params, settings=_READ_SETTINGS)
+        rows = client().execute(sql, self.params, settings=READ_SETTINGS)
         return [(self.group_of(row[:width]), *row[width:]) for row in rows]
 
-    def partials(self) -> dict:
-        """{group: Partial} with the figures the meter's aggregation needs, and only those
-        (each aggregate over a customer's million rows costs)."""
+    def add_to(self, partials: dict) -> None:
+        """Add to `partials` the figures the meter's aggregation needs, and only those (each
+        aggregate over a customer's million rows costs)."""
         aggregation = self.meter.aggregation
         at = "indexOf(num_paths, %(field)s)"
         fits, wide = f"num_wide[{at}] = 0", f"num_wide[{at}] = 1"
@@ -222,13 +488,18 @@ class _Query:
             rows = [(*row[:-1], texts.get(row[0], [])) for row in rows]
         elif aggregation in (Aggregation.SUM, Aggregation.AVG):
             rows = [(*row[:-1], []) for row in rows]
-        partials: dict = {}
-        for group, count, *found in rows:
-            if count:
-                partials.setdefault(group, Partial()).add(
-                    count=count, **_figures(aggregation, found)
-                )
-        return partials
+        _add_rows(partials, aggregation, rows)
+
+
+def _group_of(key, values: tuple):
+    """The group of a row from its grouping columns (see `_Query._grouping`)."""
+    if key is None:
+        return None
+    if key == "customer":
+        return values[0]
+    if key[0] == "property":
+        return values[1] if values[0] else None
+    return from_micros(values[0] * BUCKET_MICROS[key[1]])
 
 
 def _figures(aggregation: str, found: list) -> dict:
@@ -250,10 +521,6 @@ def _figures(aggregation: str, found: list) -> dict:
         text, (moment, pk) = found
         figures["latest"] = (from_micros(moment), pk, Decimal(text))
     return figures
-
-
-# FINAL's merge, then `excluded`: no condition may move past it (docs/scaling.md).
-_READ_SETTINGS = {"enable_optimize_predicate_expression": 0}
 
 
 def _unique_counts(query: _Query, meter, pending, start, end, key, customers) -> dict:

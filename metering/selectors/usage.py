@@ -126,38 +126,48 @@ def usage_for_windows(
 ) -> dict[tuple[int, datetime, datetime], Usage]:
     """`usage_for_period` of several (meter, start, end) windows of one customer:
     {(meter pk, start, end): Usage}, the same figures, in at most three queries on the database
-    backend (metering.selectors.rollup_usage.windows_partials) instead of up to four per window.
+    backend (metering.selectors.rollup_usage.windows_partials) instead of up to four per window,
+    and under EVENTS_BACKEND=clickhouse in two database queries, one over ClickHouse's rollups
+    and one raw per window (metering.selectors.clickhouse_usage.clickhouse_windows).
 
     For the upcoming invoice and the ongoing balance, which read every charge's meter of one
-    period. Read one by one, through the same selector as always: every window under
-    EVENTS_BACKEND=clickhouse (ClickHouse answers each read, `_from_clickhouse`), a `latest`
-    meter, a meter whose filters allow nothing and a meter's second window.
+    period. Read one by one, through the same selector as always: a meter's second window, on
+    the database a `latest` meter and a meter whose filters allow nothing, on ClickHouse a
+    `unique_count` meter.
     """
     from metering.clickhouse import clickhouse_enabled
+    from metering.selectors.clickhouse_usage import clickhouse_windows
     from metering.selectors.rollup_usage import windows_partials
 
     found: dict[tuple[int, datetime, datetime], Usage] = {}
     batch, single, meters = [], [], set()
+    on_clickhouse = clickhouse_enabled()
     for meter, start, end in dict.fromkeys(windows):
         if start >= end:
             found[(meter.pk, start, end)] = Usage(ZERO, 0)
         elif (
-            clickhouse_enabled()
-            or meter.aggregation == Aggregation.LATEST
-            or meter.pk is None
+            meter.pk is None
             or meter.pk in meters
-            or _allows_nothing(meter)
+            or (on_clickhouse and meter.aggregation == Aggregation.UNIQUE_COUNT)
+            or (not on_clickhouse and meter.aggregation == Aggregation.LATEST)
+            or (not on_clickhouse and _allows_nothing(meter))
         ):
             single.append((meter, start, end))
         else:
             batch.append((meter, start, end))
             meters.add(meter.pk)
-    if batch:
+    partials = None
+    if batch and on_clickhouse:
+        partials = clickhouse_windows(external_customer_id=external_customer_id, windows=batch)
+        if partials is None:  # the outbox is far behind: each read goes to the database
+            single, batch = single + batch, []
+    elif batch:
         partials = windows_partials(
             external_customer_id=external_customer_id,
             windows=batch,
             condition=lambda meter: meter_condition(meter=meter),
         )
+    if batch:
         for meter, start, end in batch:
             partial = partials.get((meter.pk, start, end))
             found[(meter.pk, start, end)] = (

@@ -2,8 +2,9 @@
 
 The property test runs one random stream (duplicates, late arrivals, bucket edges, filters,
 group_by, exclusions, syncs run or not, rows written twice to ClickHouse) and compares every
-usage read four ways: the database's raw events, the database's rollups, one ClickHouse
-server, and a Distributed table over two ClickHouse shards. The other tests pin the
+usage read six ways: the database's raw events, the database's rollups, one ClickHouse
+server and a Distributed table over two ClickHouse shards, each through ClickHouse's hourly
+rollups and from its raw events. The other tests pin the
 mechanics one by one. All skip when no ClickHouse answers (scripts/clickhouse_local.sh).
 """
 
@@ -25,13 +26,15 @@ from metering.clickhouse import (
     flatten,
     stored_number,
 )
-from metering.models import ClickHouseOutbox, Event, RollupCoverage
+from metering.clickhouse_rollups import clickhouse_rollups_check, clickhouse_rollups_rebuild
+from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event, RollupCoverage
 from metering.rollups import rollups_rebuild, rollups_refresh
 from metering.selectors import (
     Usage,
     usage_by_customer,
     usage_by_group,
     usage_for_period,
+    usage_for_windows,
     usage_series,
 )
 from metering.selectors import clickhouse_usage as reads_module
@@ -150,17 +153,21 @@ class EveryStoreGivesTheSameUsage(TestCase):
     @given(
         batches=st.lists(st.lists(stream_events(), max_size=25), min_size=1, max_size=3),
         sync_after=st.lists(st.sampled_from(["none", "sync", "sync twice"]), min_size=3),
+        built_after=st.integers(0, 3),  # ClickHouse's rollups built after this many batches
         exclude=st.one_of(st.none(), st.integers(0, 40)),
+        sync_exclusion=st.booleans(),
         window=windows,
     )
     def test_raw_rollups_clickhouse_and_two_shards_agree(
-        self, batches, sync_after, exclude, window
+        self, batches, sync_after, built_after, exclude, sync_exclusion, window
     ):
         with clickhouse_store(cluster=True), clickhouse_store():
             meters = [MeterFactory(event_name="call", **spec) for spec in METERS]
             for meter in meters:
                 rollups_rebuild(meter=meter, at=AT)
-            for batch, sync in zip(batches, sync_after, strict=False):
+            for number, (batch, sync) in enumerate(zip(batches, sync_after, strict=False)):
+                if number == built_after:
+                    build_clickhouse_rollups(meters)
                 with clickhouse_store_settings(cluster=False):
                     ingest(batch)  # later batches: duplicates of earlier ids, late timestamps
                 rollups_refresh(at=AT)
@@ -171,22 +178,49 @@ class EveryStoreGivesTheSameUsage(TestCase):
                         clickhouse_backfill()
                     with clickhouse_store_settings(cluster=True):
                         clickhouse_backfill()
+            if built_after >= len(batches):
+                build_clickhouse_rollups(meters)
             excluded = Event.objects.filter(external_customer_id="acme", event_id=str(exclude))
             if excluded.exists():
                 with clickhouse_store_settings(cluster=False):
                     event_exclude(event=excluded.get(), reason="bad", by="test", at=AT)
+                if sync_exclusion:
+                    sync_both()
 
-            through_rollups = [every_read(meter, window) for meter in meters]
-            with clickhouse_store_settings(cluster=False):
-                single = [every_read(meter, window) for meter in meters]
-            with clickhouse_store_settings(cluster=True):
-                sharded = [every_read(meter, window) for meter in meters]
+            through_rollups = every_meter_read(meters, window)
+            stores = {}
+            for cluster in (False, True):
+                with clickhouse_store_settings(cluster=cluster):
+                    assert clickhouse_rollups_check() == []
+                    stores[cluster] = every_meter_read(meters, window)
+            covered = list(ClickHouseRollupCoverage.objects.values_list("meter_id", "built_at"))
+            ClickHouseRollupCoverage.objects.all().delete()  # ClickHouse's reads: raw events
+            for cluster in (False, True):
+                with clickhouse_store_settings(cluster=cluster):
+                    stores[f"{cluster} raw"] = every_meter_read(meters, window)
             RollupCoverage.objects.all().delete()  # the database's reads now go to raw events
-            raw = [every_read(meter, window) for meter in meters]
-            for index, spec in enumerate(METERS):
+            raw = every_meter_read(meters, window)
+            assert len(covered) == 8  # every meter but unique_count was read through rollups
+            for index, spec in enumerate([*METERS, "every meter's window together"]):
                 assert raw[index] == through_rollups[index], spec
-                assert raw[index] == single[index], spec
-                assert raw[index] == sharded[index], spec
+                for name, found in stores.items():
+                    assert raw[index] == found[index], (spec, name)
+
+
+def every_meter_read(meters, window) -> list:
+    """every_read of each meter, then usage_for_windows of all their windows together (the
+    upcoming invoice's read)."""
+    together = usage_for_windows(
+        external_customer_id="acme", windows=[(meter, *window) for meter in meters]
+    )
+    return [*(every_read(meter, window) for meter in meters), together]
+
+
+def build_clickhouse_rollups(meters) -> None:
+    for cluster in (False, True):
+        with clickhouse_store_settings(cluster=cluster):
+            for meter in meters:
+                clickhouse_rollups_rebuild(meter=meter, at=AT)
 
 
 # --- the mechanics, one by one -----------------------------------------------------------
@@ -312,3 +346,91 @@ def test_without_the_clickhouse_backend_nothing_is_queued_or_synced(db):
     assert sync_clickhouse_task() == "EVENTS_BACKEND is not clickhouse: nothing to sync"
     with pytest.raises(CommandError, match="EVENTS_BACKEND is not clickhouse"):
         call_command("clickhouse_events", "--sync")
+
+
+# --- ClickHouse's hourly rollups ---------------------------------------------------------
+
+
+def stored_rollups(meter) -> list[tuple]:
+    """The meter's rollup rows as reads see them: (hour, group, count), zeros left out."""
+    from metering.clickhouse import client, database_name, rollups_table
+
+    rows = client().execute(
+        f"SELECT hour, group_value, event_count FROM {database_name()}.{rollups_table()} "
+        "FINAL WHERE meter_id = %(meter)s AND event_count > 0 ORDER BY hour, group_value",
+        {"meter": meter.pk},
+        settings={"enable_optimize_predicate_expression": 0},
+    )
+    return [(store.from_micros(hour * 3_600_000_000), group, count) for hour, group, count in rows]
+
+
+def test_whole_hours_are_read_from_the_rollups_and_the_edges_from_events(db, clickhouse):
+    meter = MeterFactory(event_name="call", aggregation="sum", field="v", group_by="region")
+    ingest([event(1, 10, v=5, region="eu"), event(2, 70, v="0.5", region="us")])
+    clickhouse_sync()
+    clickhouse_rollups_rebuild(meter=meter, at=AT)
+    hour = timedelta(hours=1)
+    assert stored_rollups(meter) == [(MONTH[0], "eu", 1), (MONTH[0] + hour, "us", 1)]
+    # A bogus newer row for the first hour: the window's whole hours read it, its edge does not.
+    from metering.clickhouse import client, database_name, rollups_table
+
+    client().execute(
+        f"INSERT INTO {database_name()}.{rollups_table()} "
+        "(customer, meter_id, definition, hour, group_has, group_value, version, event_count) "
+        "SELECT customer, meter_id, definition, hour, group_has, group_value, version + 1, 7 "
+        f"FROM {database_name()}.{rollups_table()} WHERE group_value = 'eu'"
+    )
+    assert acme(meter).event_count == 8  # 7 from the bogus rollup + 1
+    assert acme(meter, start=MONTH[0] + timedelta(minutes=5)).event_count == 2  # all raw
+    with override_settings(EVENTS_BACKEND="clickhouse"):
+        from django.core.management import CommandError, call_command
+
+        with pytest.raises(CommandError, match="1 ClickHouse rollup rows differ"):
+            call_command("clickhouse_events", "--check-rollups")
+
+
+def test_a_sync_recomputes_the_hours_it_wrote_and_an_exclusion_zeroes_a_group(db, clickhouse):
+    meter = MeterFactory(event_name="call", aggregation="count", group_by="region")
+    clickhouse_rollups_rebuild(meter=meter, at=AT)
+    ingest([event(1, 10, region="eu"), event(2, 20, region="us"), event(3, 200, region="us")])
+    assert stored_rollups(meter) == []  # not synced yet: read from the outbox
+    assert acme(meter) == Usage(Decimal(3), 3)
+    clickhouse_sync()
+    assert stored_rollups(meter) == [
+        (MONTH[0], "eu", 1),
+        (MONTH[0], "us", 1),
+        (MONTH[0] + timedelta(hours=3), "us", 1),
+    ]
+    event_exclude(event=Event.objects.get(event_id="1"), reason="bad", by="ops", at=AT)
+    assert acme(meter) == Usage(Decimal(2), 2)  # its hour read raw while it is queued
+    clickhouse_sync()
+    assert stored_rollups(meter) == [(MONTH[0], "us", 1), (MONTH[0] + timedelta(hours=3), "us", 1)]
+    assert acme(meter) == Usage(Decimal(2), 2)
+    assert clickhouse_rollups_check() == []
+
+
+def test_an_edited_meter_reads_raw_events_until_its_rollups_are_rebuilt(db, clickhouse):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    meter = MeterFactory(code="calls", event_name="call", aggregation="max", field="v")
+    ingest([event(1, 10, v=5, region="eu"), event(2, 70, v=9, region="us")])
+    clickhouse_sync()
+    output = StringIO()
+    call_command("clickhouse_events", "--rebuild-rollups", stdout=output)
+    assert "rebuilt: calls" in output.getvalue()
+    assert acme(meter) == Usage(Decimal(9), 2)
+    call_command("clickhouse_events", "--rebuild-rollups", stdout=output)  # built: nothing to do
+    assert output.getvalue().count("rebuilt: calls") == 1
+    meter.filters = {"region": ["eu"]}
+    meter.save()
+    with mock.patch.object(reads_module, "_rollup_figures", side_effect=AssertionError):
+        assert acme(meter) == Usage(Decimal(5), 1)  # raw: the rollups are of the old definition
+    call_command("clickhouse_events", "--rebuild-rollups", "--check-rollups", stdout=output)
+    assert "ClickHouse rollups agree with the events." in output.getvalue()
+    with mock.patch.object(
+        reads_module, "_rollup_figures", wraps=reads_module._rollup_figures
+    ) as figures:
+        assert acme(meter) == Usage(Decimal(5), 1)
+    assert figures.called  # read through the rebuilt rollups
