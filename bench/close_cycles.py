@@ -158,6 +158,19 @@ def copy_events(customers, events_per_meter: int) -> None:
 # --- the timed part ------------------------------------------------------------------------
 
 
+class StatementCount:
+    """A connection.execute_wrapper counting the statements this process sends. A COPY does not
+    go through execute(): billing.bulk.rows_insert reads its ids first, counted as `copies`."""
+
+    def __init__(self):
+        self.total = self.copies = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.total += 1
+        self.copies += "pg_get_serial_sequence" in sql
+        return execute(sql, params, many, context)
+
+
 def timed(label: str, action):
     started = time.perf_counter()
     result = action()
@@ -174,6 +187,7 @@ def main() -> None:
     recreate_database(args.database_url)
     setup_django(args.database_url)
     from django.core.management import call_command
+    from django.db import connection
 
     from invoices.models import Invoice, InvoiceLine
     from invoices.services import cycles_close, invoices_verify
@@ -187,10 +201,12 @@ def main() -> None:
         )
         load_before = os.getloadavg()
         cpu_before = time.process_time()
-        report, first = timed(
-            f"cycle close ({args.workers} process(es))",
-            lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
-        )
+        statements = StatementCount()
+        with connection.execute_wrapper(statements):
+            report, first = timed(
+                f"cycle close ({args.workers} process(es))",
+                lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
+            )
         close_cpu = time.process_time() - cpu_before
         again, second = timed("second run (nothing due)", lambda: cycles_close(at=CLOSE_AT))
         if not args.no_verify:
@@ -213,6 +229,11 @@ def main() -> None:
         print(
             f"close                      {first:.1f} s ({rate:.0f} subscriptions/s; "
             f"this process's CPU {close_cpu:.1f} s)"
+        )
+        print(
+            f"statements                 {statements.total} by this process "
+            f"({statements.total * 1000 / args.subscriptions:.0f} per 1,000 subscriptions; "
+            f"{statements.copies} of them id reads, each followed by a COPY)"
         )
         print(
             "load average               "
