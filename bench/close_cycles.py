@@ -158,6 +158,19 @@ def copy_events(customers, events_per_meter: int) -> None:
 # --- the timed part ------------------------------------------------------------------------
 
 
+def backend_cpu(connection) -> float | None:
+    """CPU seconds (user + system) the PostgreSQL backend of this connection has used so far,
+    from /proc (the database is on this machine); None where /proc does not show it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class StatementCount:
     """A connection.execute_wrapper counting the statements this process sends. A COPY does not
     go through execute(): billing.bulk.rows_insert reads its ids first, counted as `copies`."""
@@ -200,6 +213,7 @@ def main() -> None:
             lambda: load(args.subscriptions, args.events_per_meter),
         )
         load_before = os.getloadavg()
+        server_before = backend_cpu(connection)
         cpu_before = time.process_time()
         statements = StatementCount()
         with connection.execute_wrapper(statements):
@@ -208,6 +222,7 @@ def main() -> None:
                 lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
             )
         close_cpu = time.process_time() - cpu_before
+        server_after = backend_cpu(connection)
         again, second = timed("second run (nothing due)", lambda: cycles_close(at=CLOSE_AT))
         if not args.no_verify:
             verification, verify_seconds = timed(
@@ -230,6 +245,11 @@ def main() -> None:
             f"close                      {first:.1f} s ({rate:.0f} subscriptions/s; "
             f"this process's CPU {close_cpu:.1f} s)"
         )
+        if server_before is not None and server_after is not None:
+            print(
+                f"PostgreSQL backend's CPU   {server_after - server_before:.1f} s "
+                "(this process's connection)"
+            )
         print(
             f"statements                 {statements.total} by this process "
             f"({statements.total * 1000 / args.subscriptions:.0f} per 1,000 subscriptions; "
