@@ -66,7 +66,9 @@ def rows_insert(model: type[Model], objs: Iterable[Model]) -> list[Model]:
         return objs
     meta = model._meta
     fields, getter, prepared = _columns(model)
-    foreign = [index for index, field in enumerate(fields) if isinstance(field, ForeignKey)]
+    foreign = [
+        (index + 1, field) for index, field in enumerate(fields) if isinstance(field, ForeignKey)
+    ]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column) for column in [meta.pk.column, *(f.column for f in fields)])
     with connection.cursor() as cursor:
@@ -79,7 +81,7 @@ def rows_insert(model: type[Model], objs: Iterable[Model]) -> list[Model]:
             with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
                 for obj, pk in zip(objs, ids, strict=True):
                     row = [pk, *getter(obj)]
-                    if any(row[index + 1] is None for index in foreign):
+                    if any(row[at] is None and f.get_cached_value(obj, None) for at, f in foreign):
                         # What bulk_create does: a related object saved after it was assigned
                         # gives its id now (and one never saved is refused).
                         obj._prepare_related_fields_for_save(operation_name="bulk_create")
