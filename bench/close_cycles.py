@@ -158,8 +158,8 @@ def copy_events(customers, events_per_meter: int) -> None:
 # --- the timed part ------------------------------------------------------------------------
 
 
-def backend_cpu(connection) -> float | None:
-    """CPU seconds (user + system) the PostgreSQL backend of this connection has used so far,
+def backend_cpu(connection) -> tuple[int, float] | None:
+    """(pid, CPU seconds, user + system) of the PostgreSQL backend of this connection so far,
     from /proc (the database is on this machine); None where /proc does not show it."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -168,7 +168,7 @@ def backend_cpu(connection) -> float | None:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class StatementCount:
@@ -245,9 +245,10 @@ def main() -> None:
             f"close                      {first:.1f} s ({rate:.0f} subscriptions/s; "
             f"this process's CPU {close_cpu:.1f} s)"
         )
-        if server_before is not None and server_after is not None:
+        # With --workers the connection is closed before the fork: another backend after.
+        if server_before and server_after and server_before[0] == server_after[0]:
             print(
-                f"PostgreSQL backend's CPU   {server_after - server_before:.1f} s "
+                f"PostgreSQL backend's CPU   {server_after[1] - server_before[1]:.1f} s "
                 "(this process's connection)"
             )
         print(

@@ -57,8 +57,10 @@ MAX_STEPS = 1_000
 # Subscriptions whose usage is read ahead together (one query per meter and window).
 BATCH = 1_000
 # Subscriptions whose periods are closed in one transaction: their rows stay locked for it,
-# so it stays short (a plan change through the API waits at most that long).
-WRITE_BATCH = 100
+# so it stays short (a plan change through the API waits at most that long: about half a
+# second of the close's CPU since the inserts go through COPY); each commit waits for the
+# disk, so not too many of them either (docs/performance.md, "Cycle close").
+WRITE_BATCH = 250
 
 # Bad data (a charge rating refuses, a period customers cannot compute) stops one subscription
 # for this run and is reported; the others are still billed. The run's loops also catch
