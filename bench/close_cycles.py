@@ -158,6 +158,32 @@ def copy_events(customers, events_per_meter: int) -> None:
 # --- the timed part ------------------------------------------------------------------------
 
 
+def backend_cpu(connection) -> tuple[int, float] | None:
+    """(pid, CPU seconds, user + system) of the PostgreSQL backend of this connection so far,
+    from /proc (the database is on this machine); None where /proc does not show it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StatementCount:
+    """A connection.execute_wrapper counting the statements this process sends. A COPY does not
+    go through execute(): billing.bulk.rows_insert reads its ids first, counted as `copies`."""
+
+    def __init__(self):
+        self.total = self.copies = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.total += 1
+        self.copies += "pg_get_serial_sequence" in sql
+        return execute(sql, params, many, context)
+
+
 def timed(label: str, action):
     started = time.perf_counter()
     result = action()
@@ -174,6 +200,7 @@ def main() -> None:
     recreate_database(args.database_url)
     setup_django(args.database_url)
     from django.core.management import call_command
+    from django.db import connection
 
     from invoices.models import Invoice, InvoiceLine
     from invoices.services import cycles_close, invoices_verify
@@ -186,12 +213,16 @@ def main() -> None:
             lambda: load(args.subscriptions, args.events_per_meter),
         )
         load_before = os.getloadavg()
+        server_before = backend_cpu(connection)
         cpu_before = time.process_time()
-        report, first = timed(
-            f"cycle close ({args.workers} process(es))",
-            lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
-        )
+        statements = StatementCount()
+        with connection.execute_wrapper(statements):
+            report, first = timed(
+                f"cycle close ({args.workers} process(es))",
+                lambda: cycles_close(at=CLOSE_AT, workers=args.workers),
+            )
         close_cpu = time.process_time() - cpu_before
+        server_after = backend_cpu(connection)
         again, second = timed("second run (nothing due)", lambda: cycles_close(at=CLOSE_AT))
         if not args.no_verify:
             verification, verify_seconds = timed(
@@ -213,6 +244,17 @@ def main() -> None:
         print(
             f"close                      {first:.1f} s ({rate:.0f} subscriptions/s; "
             f"this process's CPU {close_cpu:.1f} s)"
+        )
+        # With --workers the connection is closed before the fork: another backend after.
+        if server_before and server_after and server_before[0] == server_after[0]:
+            print(
+                f"PostgreSQL backend's CPU   {server_after[1] - server_before[1]:.1f} s "
+                "(this process's connection)"
+            )
+        print(
+            f"statements                 {statements.total} by this process "
+            f"({statements.total * 1000 / args.subscriptions:.0f} per 1,000 subscriptions; "
+            f"{statements.copies} of them id reads, each followed by a COPY)"
         )
         print(
             "load average               "

@@ -27,7 +27,9 @@ class BillingConfig(AppConfig):
             dispatch_uid="billing.audit.issued_invoice",
         )
         invoices_finalized_together.connect(
-            lambda sender, invoices, **kwargs: audit_log_issued_invoices(invoices=invoices),
+            lambda sender, invoices, lines=None, **kwargs: audit_log_issued_invoices(
+                invoices=invoices, created=lines is not None
+            ),
             weak=False,
             dispatch_uid="billing.audit.issued_invoices",
         )

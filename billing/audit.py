@@ -15,6 +15,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import pre_save
 from django.utils.encoding import smart_str
 
+from billing.bulk import rows_insert
+
 # (app_label.Model, options for auditlog.register). Bookkeeping fields stay out of the diff:
 # BOOKKEEPING everywhere, and the ones below.
 AUDITED: list[tuple[str, dict]] = [
@@ -119,18 +121,21 @@ def audit_log_issued_invoice(*, invoice) -> None:
     )
 
 
-def audit_log_issued_invoices(*, invoices) -> None:
+def audit_log_issued_invoices(*, invoices, created: bool = False) -> None:
     """audit_log_issued_invoice for invoices finalized together: one query for the entries
-    that exist, one INSERT for the rest. Each entry still goes through LogEntry's pre_save
-    signal, where django-auditlog's context (set_actor, the middleware) fills in the actor."""
+    that exist (none when the invoices were `created` in this transaction), one bulk insert for
+    the rest. Each entry still goes through LogEntry's pre_save signal, where
+    django-auditlog's context (set_actor, the middleware) fills in the actor."""
     if not invoices:
         return
     content_type = ContentType.objects.get_for_model(invoices[0])
-    logged = set(
-        LogEntry.objects.filter(
-            content_type=content_type, object_pk__in=[str(invoice.pk) for invoice in invoices]
-        ).values_list("object_pk", flat=True)
-    )
+    logged = set()
+    if not created:
+        logged = set(
+            LogEntry.objects.filter(
+                content_type=content_type, object_pk__in=[str(invoice.pk) for invoice in invoices]
+            ).values_list("object_pk", flat=True)
+        )
     entries = []
     for invoice in invoices:
         if str(invoice.pk) in logged:
@@ -146,7 +151,7 @@ def audit_log_issued_invoices(*, invoices) -> None:
         )
         pre_save.send(sender=LogEntry, instance=entry, raw=False, using=None, update_fields=None)
         entries.append(entry)
-    LogEntry.objects.bulk_create(entries)
+    rows_insert(LogEntry, entries)
 
 
 def _issued_changes(invoice) -> dict:

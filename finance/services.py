@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Sum
 
+from billing.bulk import rows_insert
 from catalog.currencies import currency_exponent
 from finance.models import RecognitionMethod, RevenueEntry, RevenueSchedule, RevenueSource
 from finance.recognition import (
@@ -76,9 +77,12 @@ def on_invoice_finalized(sender, invoice: Invoice, **kwargs) -> None:
     revenue_schedules_for_invoice(invoice=invoice)
 
 
-def on_invoices_finalized_together(sender, invoices: list[Invoice], **kwargs) -> None:
-    """invoices_finalized_together receiver: the close's invoices, one read and one write."""
-    revenue_schedules_for_invoices(invoices=invoices)
+def on_invoices_finalized_together(
+    sender, invoices: list[Invoice], lines: list[InvoiceLine] | None = None, **kwargs
+) -> None:
+    """invoices_finalized_together receiver: the close's invoices, one read and one write (no
+    read when the invoices were created with their lines in this transaction)."""
+    revenue_schedules_for_invoices(invoices=invoices, new_lines=lines)
 
 
 def on_credit_note_issued(sender, credit_note: CreditNote, **kwargs) -> None:
@@ -93,9 +97,15 @@ def revenue_schedules_for_invoice(*, invoice: Invoice) -> int:
     return revenue_schedules_for_invoices(invoices=[invoice])
 
 
-def revenue_schedules_for_invoices(*, invoices: list[Invoice]) -> int:
+def revenue_schedules_for_invoices(
+    *, invoices: list[Invoice], new_lines: list[InvoiceLine] | None = None
+) -> int:
     """revenue_schedules_for_invoice for several invoices: their lines read in one query, the
-    schedules and their months written in one bulk insert each."""
+    schedules and their months written in one bulk insert each.
+
+    new_lines: the invoices were created in this transaction and these are their lines (none
+    can have a schedule yet): nothing to read.
+    """
     issued = {
         invoice.pk: invoice
         for invoice in invoices
@@ -103,11 +113,17 @@ def revenue_schedules_for_invoices(*, invoices: list[Invoice]) -> int:
     }
     if not issued:
         return 0
-    lines = (
-        InvoiceLine.objects.filter(invoice_id__in=issued)
-        .exclude(revenue_schedules__source=RevenueSource.INVOICE_LINE)
-        .order_by("invoice_id", "position", "id")
-    )
+    if new_lines is not None:
+        lines = sorted(
+            (line for line in new_lines if line.invoice_id in issued),
+            key=lambda line: (line.invoice_id, line.position, line.pk),
+        )
+    else:
+        lines = (
+            InvoiceLine.objects.filter(invoice_id__in=issued)
+            .exclude(revenue_schedules__source=RevenueSource.INVOICE_LINE)
+            .order_by("invoice_id", "position", "id")
+        )
     planned = []
     for line in lines:
         invoice = issued[line.invoice_id]
@@ -318,17 +334,20 @@ def exact_sum(total: Decimal, currency: str) -> Decimal:
 def _save(planned: list[tuple[RevenueSchedule, list[tuple[date, Decimal]]]]) -> None:
     if not planned:
         return
-    schedules = RevenueSchedule.objects.bulk_create(schedule for schedule, _ in planned)
-    RevenueEntry.objects.bulk_create(
-        RevenueEntry(
-            schedule=schedule,
-            month=month,
-            amount=amount,
-            currency=schedule.currency,
-            billed_month=schedule.billed_month,
-        )
-        for schedule, (_, months) in zip(schedules, planned, strict=True)
-        for month, amount in months
+    schedules = rows_insert(RevenueSchedule, (schedule for schedule, _ in planned))
+    rows_insert(
+        RevenueEntry,
+        (
+            RevenueEntry(
+                schedule=schedule,
+                month=month,
+                amount=amount,
+                currency=schedule.currency,
+                billed_month=schedule.billed_month,
+            )
+            for schedule, (_, months) in zip(schedules, planned, strict=True)
+            for month, amount in months
+        ),
     )
 
 

@@ -336,8 +336,9 @@ def invoice_on_finalized(*, invoice: Invoice) -> None:
     invoice_finalized.send(sender=Invoice, invoice=invoice)
 
 
-def invoices_on_finalized(*, invoices: list[Invoice]) -> None:
-    """invoice_on_finalized for invoices finalized together (see invoices_finalized_together)."""
+def invoices_on_finalized(*, invoices: list[Invoice], lines: list | None = None) -> None:
+    """invoice_on_finalized for invoices finalized together (see invoices_finalized_together;
+    `lines`: the lines of invoices created in this transaction, passed on with it)."""
     if not invoices:
         return
     from invoices.services.credit_notes import offsets_apply, offsets_open_customer_ids
@@ -354,4 +355,4 @@ def invoices_on_finalized(*, invoices: list[Invoice]) -> None:
         transaction.on_commit(lambda chunk=chunk: async_task(RENDER_MANY_TASK, chunk))
     for invoice in invoices:
         invoice_finalized.send(sender=Invoice, invoice=invoice, together=True)
-    invoices_finalized_together.send(sender=Invoice, invoices=invoices)
+    invoices_finalized_together.send(sender=Invoice, invoices=invoices, lines=lines)

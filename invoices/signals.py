@@ -10,9 +10,11 @@ invoice_finalized = Signal()
 
 # Sent once for invoices finalized together (the cycle close saves and finalizes invoices in
 # batches), in the same transaction, after invoice_finalized was sent for each of them with
-# together=True. Keyword arguments: invoices (the list). A receiver whose per-invoice work
-# costs a query or more (an audit entry, a webhook endpoint lookup) may skip the single
-# signals carrying together=True and do it here for all of them at once.
+# together=True. Keyword arguments: invoices (the list); lines: when the invoices were created
+# in this very transaction (the cycle close), their saved lines, of which nothing else can
+# refer to any yet (else None). A receiver whose per-invoice work costs a query or more (an
+# audit entry, a webhook endpoint lookup) may skip the single signals carrying together=True
+# and do it here for all of them at once.
 invoices_finalized_together = Signal()
 
 # Sent inside the issuing transaction once a credit note is saved and the invoice's

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from enum import StrEnum
+from functools import lru_cache
 
 from rating.errors import RatingError
 from rating.money import DIVISION, EXACT, to_decimal
@@ -154,6 +155,15 @@ def period_containing(
     *, started_at: datetime, anchor: str, interval: str, interval_count: int, at: datetime
 ) -> Period:
     """The billing period holding `at` (≥ started_at), found arithmetically, without walking."""
+    return _period_containing(started_at, anchor, interval, interval_count, at)
+
+
+# A cycle close asks for each subscription's period several times (its step, its slices, the
+# next period); the answer depends on these five values only and a Period is immutable.
+@lru_cache(maxsize=4096)
+def _period_containing(
+    started_at: datetime, anchor: str, interval: str, interval_count: int, at: datetime
+) -> Period:
     started_at = _utc(started_at, name="started_at")
     at = _utc(at, name="at")
     anchor = _anchor(anchor)

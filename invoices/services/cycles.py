@@ -57,8 +57,10 @@ MAX_STEPS = 1_000
 # Subscriptions whose usage is read ahead together (one query per meter and window).
 BATCH = 1_000
 # Subscriptions whose periods are closed in one transaction: their rows stay locked for it,
-# so it stays short (a plan change through the API waits at most that long).
-WRITE_BATCH = 100
+# so it stays short (a plan change through the API waits at most that long: about half a
+# second of the close's CPU since the inserts go through COPY); each commit waits for the
+# disk, so not too many of them either (docs/performance.md, "Cycle close").
+WRITE_BATCH = 250
 
 # Bad data (a charge rating refuses, a period customers cannot compute) stops one subscription
 # for this run and is reported; the others are still billed. The run's loops also catch
@@ -91,16 +93,20 @@ class CloseReport:
         )
 
 
-def _with_phases(subscriptions):
+def _with_plans(subscriptions):
+    """What reading usage ahead needs: customers, plans and phases (invoices.services.prefetch)."""
     return subscriptions.select_related("customer", "plan").prefetch_related(
         Prefetch(
             "phases",
             queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
-        ),
-        # What draft_totals reads for taxes and coupons (invoices.services.adjustments).
-        "customer__tax_rates",
-        "customer__coupons",
-        "plan__tax_rates",
+        )
+    )
+
+
+def _with_phases(subscriptions):
+    """Also what building the invoices reads: taxes and coupons (invoices.services.adjustments)."""
+    return _with_plans(subscriptions).prefetch_related(
+        "customer__tax_rates", "customer__coupons", "plan__tax_rates"
     )
 
 
@@ -302,7 +308,7 @@ def subscriptions_bill(
     created, errors = [], []
     for offset in range(0, len(subscription_ids), BATCH):
         batch = subscription_ids[offset : offset + BATCH]
-        subscriptions = list(_with_phases(Subscription.objects.filter(pk__in=batch)))
+        subscriptions = list(_with_plans(Subscription.objects.filter(pk__in=batch)))
         usage_prime_due(ctx=ctx, subscriptions=subscriptions, at=at)
         for start in range(0, len(batch), WRITE_BATCH):
             together = batch[start : start + WRITE_BATCH]

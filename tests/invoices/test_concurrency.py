@@ -103,14 +103,16 @@ def test_the_unique_constraint_refuses_a_second_invoice_for_a_period():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_worker_processes_share_the_close_and_issue_each_invoice_once():
+def test_worker_processes_share_the_close_and_issue_each_invoice_once(monkeypatch):
+    # Batches of 50 closed together (the forked workers inherit it): two per worker.
+    monkeypatch.setattr("invoices.services.cycles.WRITE_BATCH", 50)
     monthly = plan(
         "monthly",
         base_amount="10.00",
         base_timing="in_arrears",
         charges=[{"meter": "api_calls", "model": "per_unit", "unit_amount": "0.01"}],
     )
-    for index in range(105):  # more than one batch of 100 closed together
+    for index in range(105):
         subscribe(customer(f"c{index}"), monthly, started_at=utc(2026, 3, 1), at=utc(2026, 4, 1))
     send("c7", "api_call", utc(2026, 3, 3), count=100, at=utc(2026, 4, 1))
 
