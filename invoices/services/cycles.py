@@ -14,7 +14,11 @@ One run (`cycles_close`) does, in this order:
 Exactly once: each invoice is created in transaction.atomic with select_for_update on the
 subscription row and the state re-read after locking, so a second worker waits and then finds
 nothing due; the unique constraint (subscription, period, kind) is the last line of defence.
-A crash rolls the whole transaction back (invoices, lines, numbers and period advances).
+A crash rolls the whole transaction back (invoices, lines, numbers and period advances). On the
+batch path the invoices are committed as drafts with the period advances, then numbered and
+finalized in a short transaction of their own (the year's number row, which every finalization
+waits for, is then held for that only); a crash in between leaves drafts whose grace is over,
+which step 3 finalizes (docs/scaling.md, "Cycle close").
 """
 
 import logging
@@ -37,7 +41,12 @@ from invoices.services.grace import drafts_settle
 from invoices.services.inputs import BuildContext
 from invoices.services.late_events import events_flag_late
 from invoices.services.on_demand import on_demand_drafts, on_demand_subscription_ids
-from invoices.services.persist import invoice_create_from_draft, invoices_create_from_drafts
+from invoices.services.persist import (
+    invoice_create_from_draft,
+    invoices_create_from_drafts,
+    invoices_finalize_saved,
+    invoices_save_as_drafts,
+)
 from invoices.services.prefetch import usage_prime_due
 from invoices.services.reissue import invoices_reissue_due
 from invoices.services.steps import (
@@ -247,10 +256,19 @@ def subscriptions_close_periods(
             subscriptions_advance_periods(
                 locked=[(subscription, phases) for subscription, _, phases in ready], at=at
             )
-            invoices = invoices_create_from_drafts(drafts=[draft for _, draft, _ in ready], at=at)
+            invoices, lines = invoices_save_as_drafts(
+                drafts=[draft for _, draft, _ in ready], at=at
+            )
     except Exception:
         logger.warning("Closing a batch together failed: one by one instead.", exc_info=True)
         return [], set()
+    # Numbered in a short transaction of their own (invoices_save_as_drafts says why). Should
+    # it fail, the drafts are committed and the next close's drafts_settle finalizes them.
+    try:
+        invoices_finalize_saved(invoices=invoices, lines=lines, at=at)
+    except Exception:
+        logger.warning("Finalizing a closed batch failed: its drafts wait.", exc_info=True)
+        invoices = list(Invoice.objects.filter(pk__in=[invoice.pk for invoice in invoices]))
     for subscription, _, phases in ready:
         ctx.prepaid.pop(subscription.pk, None)
         ctx.billed.forget(subscription.pk)

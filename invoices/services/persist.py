@@ -8,7 +8,9 @@ An invoice without usage (an opening fee) has nothing to wait for and is finaliz
 
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from billing.bulk import rows_insert
 from customers.models import Subscription, SubscriptionPhase
@@ -26,7 +28,11 @@ from invoices.services.credits import invoices_credits_apply
 from invoices.services.drafts import InvoiceDraft, Totals, draft_totals
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import billed_before, ledger_line
-from invoices.services.numbering import finalization_fields, invoice_numbers_take
+from invoices.services.numbering import (
+    FINALIZATION_FIELDS,
+    finalization_fields,
+    invoice_numbers_take,
+)
 
 TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
 ADJUSTMENT_FIELDS = ("taxes", "coupons", "tax_exempt_reason")
@@ -64,8 +70,57 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
     to the documents (PDF, email) in it. A few statements whatever the number of invoices: on
     PostgreSQL an id read and a COPY per table (billing.bulk.rows_insert).
     """
+    return _invoices_save(drafts=drafts, at=at, finalize=True)[0]
+
+
+def invoices_save_as_drafts(
+    *, drafts: list[InvoiceDraft], at: datetime
+) -> tuple[list[Invoice], list[InvoiceLine]]:
+    """Save computed invoices with their lines and ledger entries as drafts, even those whose
+    grace is over: (invoices, their lines). The close's batch path commits them, then finalizes
+    the due ones with `invoices_finalize_saved` in a short transaction of its own, so the
+    year's number row is locked for the numbering and not for the batch's inserts and commit
+    (docs/scaling.md, "Cycle close"). A draft left by a crash in between is finalized by the
+    next close (`drafts_settle`), as any draft whose grace is over."""
+    return _invoices_save(drafts=drafts, at=at, finalize=False)
+
+
+def invoices_finalize_saved(
+    *, invoices: list[Invoice], lines: list[InvoiceLine], at: datetime
+) -> list[Invoice]:
+    """Finalize, in one transaction, the invoices of `invoices_save_as_drafts` whose grace is
+    over and that are still drafts (another close may have finalized one meanwhile): numbered
+    in order, credits applied, handed to the documents. Returns the invoices finalized here."""
+    due = {invoice.pk: invoice for invoice in invoices if invoice.grace_until <= at}
+    if not due:
+        return []
+    with transaction.atomic():
+        still_drafts = set(
+            Invoice.objects.select_for_update()
+            .filter(pk__in=list(due), status=InvoiceStatus.DRAFT)
+            .values_list("pk", flat=True)
+        )
+        finalized = [invoice for pk, invoice in sorted(due.items()) if pk in still_drafts]
+        numbers = iter(invoice_numbers_take(year=at.year, count=len(finalized)))
+        now = timezone.now()
+        for invoice in finalized:
+            fields = finalization_fields(customer=invoice.customer, at=at, number=next(numbers))
+            for name, value in fields.items():
+                setattr(invoice, name, value)
+            invoice.updated_at = now
+        Invoice.objects.bulk_update(finalized, [*FINALIZATION_FIELDS, "updated_at"])
+        invoices_credits_apply(invoices=finalized, at=at)
+        invoices_on_finalized(
+            invoices=finalized, lines=[row for row in lines if row.invoice_id in still_drafts]
+        )
+    return finalized
+
+
+def _invoices_save(
+    *, drafts: list[InvoiceDraft], at: datetime, finalize: bool
+) -> tuple[list[Invoice], list[InvoiceLine]]:
     graces = [_grace_until(draft, at) for draft in drafts]
-    finals = [grace_until <= at for grace_until in graces]
+    finals = [finalize and grace_until <= at for grace_until in graces]
     numbers = iter(invoice_numbers_take(year=at.year, count=sum(finals)))
     invoices = []
     for draft, grace_until, final in zip(drafts, graces, finals, strict=True):
@@ -117,7 +172,7 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
     invoices_on_finalized(
         invoices=finalized, lines=[row for row in rows if row.invoice_id in finalized_ids]
     )
-    return invoices
+    return invoices, rows
 
 
 def ledger_entry(*, invoice: Invoice, row: InvoiceLine, owed) -> LedgerEntry:

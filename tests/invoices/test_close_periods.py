@@ -246,3 +246,32 @@ def test_a_crash_mid_close_leaves_nothing_half_written_and_the_rerun_issues_once
 
     invoice = Invoice.objects.get()
     assert (invoice.number, invoice.total) == ("INV-2026-000001", Decimal("30.00"))
+
+
+def test_a_batch_whose_numbering_fails_is_finalized_by_the_same_close_gaplessly(caplog):
+    """The batch path commits its invoices as drafts, then numbers them in a transaction of
+    its own: if that one fails, the drafts (grace over) are finalized by the run's drafts step."""
+    pro = pro_plan()
+    for name in ("acme", "globex", "initech"):
+        subscribe(customer(name), pro, started_at=utc(2026, 3, 1))
+        send(name, "api_call", utc(2026, 3, 3), count=100)
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed while numbering the batch")
+
+    with mock.patch("invoices.services.cycles.invoices_finalize_saved", side_effect=crash):
+        report = cycles_close(at=utc(2026, 4, 1))
+
+    assert report.errors == []
+    assert "Finalizing a closed batch failed" in caplog.text
+    invoices = list(Invoice.objects.order_by("number"))
+    assert [invoice.status for invoice in invoices] == ["finalized"] * 3
+    assert [invoice.number for invoice in invoices] == [
+        "INV-2026-000001",
+        "INV-2026-000002",
+        "INV-2026-000003",
+    ]
+    assert {invoice.total for invoice in invoices} == {Decimal("30.00")}
+
+    cycles_close(at=utc(2026, 4, 1))
+    assert Invoice.objects.count() == 3
