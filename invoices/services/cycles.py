@@ -18,7 +18,7 @@ A crash rolls the whole transaction back (invoices, lines, numbers and period ad
 batch path the invoices are committed as drafts with the period advances, then numbered and
 finalized in a short transaction of their own (the year's number row, which every finalization
 waits for, is then held for that only); a crash in between leaves drafts whose grace is over,
-which step 3 finalizes (docs/scaling.md, "Cycle close").
+which step 3 finalizes (docs/scaling.md, "Cycle close across machines").
 """
 
 import logging

@@ -80,8 +80,8 @@ def invoices_save_as_drafts(
     grace is over: (invoices, their lines). The close's batch path commits them, then finalizes
     the due ones with `invoices_finalize_saved` in a short transaction of its own, so the
     year's number row is locked for the numbering and not for the batch's inserts and commit
-    (docs/scaling.md, "Cycle close"). A draft left by a crash in between is finalized by the
-    next close (`drafts_settle`), as any draft whose grace is over."""
+    (docs/scaling.md, "Cycle close across machines"). A draft left by a crash in between is
+    finalized by the next close (`drafts_settle`), as any draft whose grace is over."""
     return _invoices_save(drafts=drafts, at=at, finalize=False)
 
 
