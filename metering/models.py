@@ -161,17 +161,25 @@ class UsageRollup(models.Model):
         return f"{self.meter_id} · {self.external_customer_id} · {self.bucket_start:%Y-%m-%d %H}h"
 
 
-class RollupCoverage(models.Model):
+class MeterCoverage(models.Model):
+    """A meter's rollups in one store, and the definition (`metering.rollups.meter_definition`)
+    they were built under: the two stores' coverage tables below."""
+
+    meter = models.OneToOneField("catalog.Meter", on_delete=models.CASCADE, related_name="+")
+    definition = models.CharField(max_length=64, blank=True)
+    built_at = models.DateTimeField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class RollupCoverage(MeterCoverage):
     """A meter whose rollups are complete for its current definition (see `definition`).
 
     Reads use rollups only for a meter covered under the definition it has now: a new or
     edited meter is read from raw events until its rollups are rebuilt. Its row is also the
     lock that serializes every write to the meter's rollups.
     """
-
-    meter = models.OneToOneField("catalog.Meter", on_delete=models.CASCADE, related_name="+")
-    definition = models.CharField(max_length=64, blank=True)
-    built_at = models.DateTimeField(null=True)
 
     def __str__(self) -> str:
         return f"rollups of meter {self.meter_id}"
@@ -262,7 +270,7 @@ class ClickHouseOutbox(models.Model):
         return f"event {self.event_pk} for ClickHouse"
 
 
-class ClickHouseRollupCoverage(models.Model):
+class ClickHouseRollupCoverage(MeterCoverage):
     """A meter whose ClickHouse hourly rollups are kept (and, once `built_at` is set, read)
     under its current definition (docs/scaling.md, "Hourly rollups in ClickHouse").
 
@@ -271,10 +279,6 @@ class ClickHouseRollupCoverage(models.Model):
     definition changed since, is read from raw events until `clickhouse_events
     --rebuild-rollups` builds it.
     """
-
-    meter = models.OneToOneField("catalog.Meter", on_delete=models.CASCADE, related_name="+")
-    definition = models.CharField(max_length=64, blank=True)
-    built_at = models.DateTimeField(null=True)
 
     def __str__(self) -> str:
         return f"ClickHouse rollups of meter {self.meter_id}"
