@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Feature, FeatureType
+from customers.api.lookups import customer_or_404
 from customers.models import Customer
-from customers.selectors import customer_get
 from metering.selectors.entitlements import customer_entitlements, entitlement_check
 from rating.money import decimal_string
 
@@ -43,13 +43,6 @@ class EntitlementSerializer(serializers.Serializer):
         return _quantity(entitlement.remaining)
 
 
-def _customer_or_404(external_id: str) -> Customer:
-    try:
-        return customer_get(external_id=external_id)
-    except Customer.DoesNotExist:
-        raise NotFound(f"Unknown customer '{external_id}'.") from None
-
-
 class EntitlementListView(APIView):
     @extend_schema(
         responses={
@@ -60,7 +53,7 @@ class EntitlementListView(APIView):
         tags=["entitlements"],
     )
     def get(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         entitlements = customer_entitlements(customer=customer, at=timezone.now())
         return Response(EntitlementSerializer(entitlements, many=True).data)
 

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from billing.api import PAGE_PARAMETERS, paginated, parse_id, query_choice, query_text
 from catalog.models import Plan
 from catalog.selectors import plan_get
+from customers.api.lookups import customer_or_404
 from customers.api.serializers import (
     CustomerInputSerializer,
     CustomerSerializer,
@@ -27,13 +28,6 @@ from customers.services import (
     subscription_change_plan,
     subscription_create,
 )
-
-
-def _customer_or_404(external_id: str) -> Customer:
-    try:
-        return customer_get(external_id=external_id)
-    except Customer.DoesNotExist:
-        raise NotFound(f"Unknown customer '{external_id}'.") from None
 
 
 def _subscription_or_404(subscription_id: str) -> Subscription:
@@ -96,11 +90,11 @@ class CustomerListView(APIView):
 class CustomerDetailView(APIView):
     @extend_schema(responses=CustomerSerializer)
     def get(self, request, external_id: str):
-        return Response(CustomerSerializer(_customer_or_404(external_id)).data)
+        return Response(CustomerSerializer(customer_or_404(external_id)).data)
 
     @extend_schema(request=CustomerInputSerializer, responses=CustomerSerializer)
     def patch(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         serializer = CustomerInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         customer = customer_update(customer=customer, **serializer.validated_data)

@@ -16,8 +16,8 @@ from catalog.models import Coupon, CouponDuration, CouponKind, TaxRate
 from catalog.serializers import StrictSerializer
 from catalog.services.finance import MAX_DURATION_PERIODS, coupon_create, tax_rate_create
 from customers.api.fields import AwareDateTimeField
-from customers.models import AppliedCoupon, Customer
-from customers.selectors import customer_get
+from customers.api.lookups import customer_or_404
+from customers.models import AppliedCoupon
 from customers.services.coupons import customer_coupon_apply, customer_coupon_remove
 from invoices.api.views import _invoice_or_404
 from invoices.documents import credit_note_hosted_url, credit_note_pdf_url
@@ -266,13 +266,6 @@ class AppliedCouponSerializer(serializers.Serializer):
     removed_at = serializers.DateTimeField(allow_null=True)
 
 
-def _customer_or_404(external_id: str) -> Customer:
-    try:
-        return customer_get(external_id=external_id)
-    except Customer.DoesNotExist:
-        raise NotFound(f"Unknown customer '{external_id}'.") from None
-
-
 class CustomerCouponsView(APIView):
     @extend_schema(
         responses=AppliedCouponSerializer(many=True),
@@ -280,7 +273,7 @@ class CustomerCouponsView(APIView):
         "`removed_at`); paged as every list.",
     )
     def get(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         applied = (
             AppliedCoupon.objects.filter(customer=customer)
             .select_related("coupon", "customer")
@@ -295,7 +288,7 @@ class CustomerCouponsView(APIView):
         "inactive → 409; another currency → 400.",
     )
     def post(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         data = CustomerCouponInput(data=request.data)
         data.is_valid(raise_exception=True)
         coupon = Coupon.objects.filter(code=data.validated_data["coupon"]).first()
@@ -312,7 +305,7 @@ class CustomerCouponDetailView(APIView):
         "it (what it already took stays taken). Again: the same answer. Not given → 404.",
     )
     def delete(self, request, external_id: str, code: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         applied = (
             AppliedCoupon.objects.filter(customer=customer, coupon__code=code)
             .select_related("coupon", "customer")

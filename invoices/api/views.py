@@ -21,8 +21,8 @@ from billing.api import (
 )
 from catalog.currencies import format_money
 from catalog.serializers import StrictSerializer
+from customers.api.lookups import customer_or_404
 from customers.models import Customer
-from customers.selectors import customer_get
 from invoices.api.serializers import EventSerializer, InvoiceSerializer, LineEventsSerializer
 from invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from invoices.selectors import (
@@ -171,10 +171,7 @@ class UpcomingInvoiceView(APIView):
         "so far: computed by the cycle close's code, unsaved (id and number null).",
     )
     def get(self, request, external_id: str):
-        try:
-            customer = customer_get(external_id=external_id)
-        except Customer.DoesNotExist:
-            raise NotFound(f"Unknown customer '{external_id}'.") from None
+        customer = customer_or_404(external_id)
         try:
             draft = upcoming_invoice(customer=customer, at=timezone.now())
         except NoUpcomingInvoice as error:

@@ -7,7 +7,6 @@ import uuid
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,13 +14,14 @@ from billing.api import FIELD_ERRORS, PAGE_PARAMETERS, paginated
 from billing.audit import audit_actor_label
 from catalog.currencies import format_money, is_known_currency
 from customers.api.fields import AwareDateTimeField, StrictSerializer
+from customers.api.lookups import customer_or_404
 from customers.models import (
     WALLET_MAX_AMOUNT,
     WALLET_MAX_PRIORITY,
     Customer,
     WalletTransactionKind,
 )
-from customers.selectors import customer_get, wallet_transactions
+from customers.selectors import wallet_transactions
 from customers.services.wallets import wallet_credit, wallet_for, wallet_update
 from invoices.api.serializers import InvoiceSerializer
 from invoices.selectors import invoice_get
@@ -32,13 +32,6 @@ NOT_FOUND = OpenApiResponse(description='{"detail": "Unknown customer \'acme\'."
 CURRENCY = OpenApiParameter(
     "currency", str, description="The wallet's ISO 4217 currency (default: the customer's)."
 )
-
-
-def _customer_or_404(external_id: str) -> Customer:
-    try:
-        return customer_get(external_id=external_id)
-    except Customer.DoesNotExist:
-        raise NotFound(f"Unknown customer '{external_id}'.") from None
 
 
 def _money(amount, currency: str) -> str | None:
@@ -155,7 +148,7 @@ class WalletView(APIView):
         tags=["wallets"],
     )
     def get(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         currency = _currency(customer, request.query_params.get("currency"))
         summary = wallet_summary(customer=customer, at=timezone.now(), currency=currency)
         return Response(WalletSerializer(summary).data)
@@ -167,7 +160,7 @@ class WalletView(APIView):
         tags=["wallets"],
     )
     def patch(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         serializer = WalletUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
@@ -189,7 +182,7 @@ class WalletTransactionsView(APIView):
         tags=["wallets"],
     )
     def get(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         currency = _currency(customer, request.query_params.get("currency"))
         transactions = wallet_transactions(customer=customer, currency=currency)
         return paginated(request, self, transactions, WalletTransactionSerializer)
@@ -207,7 +200,7 @@ class WalletTransactionsView(APIView):
         tags=["wallets"],
     )
     def post(self, request, external_id: str):
-        customer = _customer_or_404(external_id)
+        customer = customer_or_404(external_id)
         serializer = WalletTransactionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
