@@ -12,7 +12,6 @@ from customers.models import Customer
 from invoices.models import InvoiceSequence, InvoiceStatus
 
 NUMBER_FORMAT = "INV-{year}-{number:06d}"
-FINALIZATION_FIELDS = ("number", "status", "issued_at", "due_date")  # finalization_fields' keys
 
 
 def invoice_numbers_take(*, year: int, count: int) -> list[str]:

@@ -28,11 +28,7 @@ from invoices.services.credits import invoices_credits_apply
 from invoices.services.drafts import InvoiceDraft, Totals, draft_totals
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import billed_before, ledger_line
-from invoices.services.numbering import (
-    FINALIZATION_FIELDS,
-    finalization_fields,
-    invoice_numbers_take,
-)
+from invoices.services.numbering import finalization_fields, invoice_numbers_take
 
 TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
 ADJUSTMENT_FIELDS = ("taxes", "coupons", "tax_exempt_reason")
@@ -101,6 +97,8 @@ def invoices_finalize_saved(
             .values_list("pk", flat=True)
         )
         finalized = [invoice for pk, invoice in sorted(due.items()) if pk in still_drafts]
+        if not finalized:
+            return []
         numbers = iter(invoice_numbers_take(year=at.year, count=len(finalized)))
         now = timezone.now()
         for invoice in finalized:
@@ -108,7 +106,7 @@ def invoices_finalize_saved(
             for name, value in fields.items():
                 setattr(invoice, name, value)
             invoice.updated_at = now
-        Invoice.objects.bulk_update(finalized, [*FINALIZATION_FIELDS, "updated_at"])
+        Invoice.objects.bulk_update(finalized, [*fields, "updated_at"])
         invoices_credits_apply(invoices=finalized, at=at)
         invoices_on_finalized(
             invoices=finalized, lines=[row for row in lines if row.invoice_id in still_drafts]
