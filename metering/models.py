@@ -208,6 +208,23 @@ class RollupDirtyBucket(models.Model):
         return f"{self.external_customer_id} · {self.event_name} · {self.bucket_start:%Y-%m-%d %H}h"
 
 
+class RollupHorizon(models.Model):
+    """Up to where the hours are sealed (one row): before `sealed_until`, every event that
+    ingestion did not mark dirty is in the rollups.
+
+    On PostgreSQL, ingestion marks no hour for an on-time event (a timestamp in the current
+    hour of the database's clock, sent now); the refresh task seals each hour once no
+    transaction that began before its end is still open, recomputing the customers that
+    received events in it. Reads take the hours from `sealed_until` on from raw events
+    (docs/scaling.md, "Sealed hours").
+    """
+
+    sealed_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"rollups sealed until {self.sealed_until:%Y-%m-%d %H}h"
+
+
 class EntitlementAlert(models.Model):
     """A usage alert of a feature grant that fired: `threshold` percent of the limit reached in
     the period starting `period_start`. Unique per (subscription, feature, period, threshold):

@@ -22,7 +22,7 @@ from django.db.models.functions import RowNumber, Trunc
 
 from catalog.models import Aggregation, Meter
 from metering.expressions import ExactMax, ExactMin, ExactSum, PropertyNumber, PropertyText
-from metering.models import Event, RollupCoverage, RollupDirtyBucket, UsageRollup
+from metering.models import Event, RollupCoverage, RollupDirtyBucket, RollupHorizon, UsageRollup
 
 HOUR = timedelta(hours=1)
 NUMERIC = frozenset(
@@ -33,6 +33,12 @@ ROLLED_UP = frozenset({Aggregation.COUNT, *NUMERIC})
 # Hours recomputed per query, and marks drained per task run (the rest wait for the next).
 RANGES_PER_QUERY = 200
 MARKS_PER_REFRESH = 100_000
+# Hours sealed per task run (a stopped task catches up a day per minute).
+HOURS_PER_SEAL = 24
+# Where the sealing finds an hour's on-time events: received from this long before the hour
+# to this long after it (metering.services.ON_TIME allows 10 minutes ahead, 1 minute of skew).
+RECEIVED_BEFORE_HOUR = timedelta(minutes=15)
+RECEIVED_AFTER_HOUR = timedelta(minutes=5)
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -64,6 +70,12 @@ def meter_rolled_up(*, meter: Meter) -> bool:
     return RollupCoverage.objects.filter(
         meter_id=meter.pk, definition=meter_definition(meter=meter)
     ).exists()
+
+
+def rollups_horizon() -> datetime | None:
+    """Up to where hours are sealed (RollupHorizon): reads take the hours before it from
+    rollups (but for dirty ones) and the rest from raw events. None: nothing is sealed."""
+    return RollupHorizon.objects.values_list("sealed_until", flat=True).first()
 
 
 # --- ingestion ---------------------------------------------------------------------------
@@ -98,16 +110,21 @@ class RefreshResult:
     marks: int
     hours: int
     rebuilt_meters: list[str]
+    sealed: int = 0
 
     def summary(self) -> str:
         rebuilt = f", rebuilt {', '.join(self.rebuilt_meters)}" if self.rebuilt_meters else ""
-        return f"{self.marks} dirty marks, {self.hours} hours recomputed{rebuilt}"
+        return (
+            f"{self.marks} dirty marks, {self.hours} hours recomputed, "
+            f"{self.sealed} hours sealed{rebuilt}"
+        )
 
 
 def rollups_refresh(*, at: datetime, limit: int = MARKS_PER_REFRESH) -> RefreshResult:
     """The "refresh-usage-rollups" task: build the rollups of one meter not covered yet (new
-    or edited), then recompute the hours marked dirty (up to `limit` marks) and remove the marks
-    it saw. Marks appended meanwhile stay for the next run, so nothing is ever missed."""
+    or edited), recompute the hours marked dirty (up to `limit` marks) and remove the marks
+    it saw, then seal the hours that are over (`rollups_seal`). Marks appended meanwhile stay
+    for the next run, so nothing is ever missed."""
     # One meter per run, so that a run stays short; on a large events table, run
     # `manage.py rebuild_rollups --meter CODE` right after creating or editing a meter.
     uncovered = (
@@ -135,7 +152,95 @@ def rollups_refresh(*, at: datetime, limit: int = MARKS_PER_REFRESH) -> RefreshR
         pks = [mark[0] for mark in marks]
         for offset in range(0, len(pks), 10_000):
             RollupDirtyBucket.objects.filter(pk__in=pks[offset : offset + 10_000]).delete()
-    return RefreshResult(marks=len(marks), hours=hours, rebuilt_meters=rebuilt)
+    sealed = rollups_seal(at=at)
+    return RefreshResult(marks=len(marks), hours=hours, rebuilt_meters=rebuilt, sealed=sealed)
+
+
+def rollups_seal(*, at: datetime) -> int:
+    """Seal the hours that are over, up to HOURS_PER_SEAL of them; returns how many.
+
+    On PostgreSQL an on-time event marks no hour (metering.services.ON_TIME), so sealing an
+    hour recomputes every customer that received events in it. It waits until no transaction
+    that began before the hour's end is still open (such a transaction may hold on-time events
+    of the hour that this run could not see), then recomputes, in one transaction with the
+    horizon's row locked, and moves the horizon on. SQLite marks every event: its hours are
+    sealed as soon as they are over (docs/scaling.md, "Sealed hours").
+    """
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            horizon = RollupHorizon.objects.select_for_update().filter(pk=1).first()
+            if horizon is None:
+                horizon = RollupHorizon(pk=1, sealed_until=hour_floor(at))
+            horizon.sealed_until = max(horizon.sealed_until, hour_floor(at))
+            horizon.save()
+        return 0
+    limit = seal_limit()
+    sealed = 0
+    with transaction.atomic():
+        horizon = RollupHorizon.objects.select_for_update().filter(pk=1).first()
+        if horizon is None:
+            horizon = RollupHorizon(pk=1, sealed_until=_first_unsealed_hour(limit))
+        while horizon.sealed_until < limit and sealed < HOURS_PER_SEAL:
+            _seal_hour(horizon.sealed_until)
+            horizon.sealed_until += HOUR
+            sealed += 1
+        horizon.save()
+    return sealed
+
+
+def seal_limit() -> datetime:
+    """The end of the last hour that may be sealed now (PostgreSQL): the current hour's start
+    by the database's clock, or earlier while a transaction that began before it is open."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        now = cursor.fetchone()[0]
+    oldest = oldest_open_transaction()
+    return hour_floor(now if oldest is None else min(now, oldest))
+
+
+def oldest_open_transaction() -> datetime | None:
+    """When the oldest transaction still open on this database began, other than this
+    connection's (pg_stat_activity; the application's connections share one role, so it sees
+    all of them: docs/operations.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # not the transaction's cached view
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND usename = current_user "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "AND xact_start IS NOT NULL"
+        )
+        return cursor.fetchone()[0]
+
+
+def _first_unsealed_hour(limit: datetime) -> datetime:
+    """Where sealing starts without a horizon row: the hour of the first event received."""
+    first = Event.objects.order_by("received_at").values_list("received_at", flat=True).first()
+    return limit if first is None else min(limit, hour_floor(first - RECEIVED_BEFORE_HOUR))
+
+
+def _seal_hour(hour: datetime) -> None:
+    """Recompute, from raw events, the hour of every customer and event name that received
+    events in it around its time (where its on-time events are); the other customers' hours
+    are exact already (marked dirty and recomputed, or without events since the rollups were
+    built)."""
+    touched = (
+        Event.objects.filter(
+            received_at__gte=hour - RECEIVED_BEFORE_HOUR,
+            received_at__lt=hour + HOUR + RECEIVED_AFTER_HOUR,
+            timestamp__gte=hour,
+            timestamp__lt=hour + HOUR,
+        )
+        .values_list("external_customer_id", "event_name")
+        .distinct()
+        .order_by()
+    )
+    hours_by_name: dict[str, set[tuple[str, datetime]]] = defaultdict(set)
+    for customer, name in touched:
+        hours_by_name[name].add((customer, hour))
+    if hours_by_name:
+        for meter in _covered_meters(event_names=set(hours_by_name)):
+            _recompute(meter=meter, hours=hours_by_name[meter.event_name])
 
 
 def rollups_refresh_range(*, external_customer_id: str, start: datetime, end: datetime) -> int:
@@ -336,6 +441,7 @@ def rollups_check(
             stored_rows = stored_rows.filter(external_customer_id=external_customer_id)
             dirty = dirty.filter(external_customer_id=external_customer_id)
         dirty_hours = set(dirty.values_list("external_customer_id", "bucket_start"))
+        horizon = rollups_horizon()
         raw = {
             (row["external_customer_id"], row["bucket_start"], row["group_value"]): row
             for row in rollup_rows(meter=meter, events=events)
@@ -349,8 +455,8 @@ def rollups_check(
         for key in sorted(
             set(raw) | set(stored), key=lambda item: (item[0], item[1], str(item[2]))
         ):
-            if (key[0], key[1]) in dirty_hours:
-                continue
+            if (key[0], key[1]) in dirty_hours or horizon is None or key[1] >= horizon:
+                continue  # read from raw events, whatever its rollup says
             mine = {name: stored[key][name] for name in compared} if key in stored else None
             truth = {name: raw[key].get(name) for name in compared} if key in raw else None
             if mine != truth:

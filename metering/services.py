@@ -180,6 +180,19 @@ def _insert_rows_sqlite(rows, *, received, table, columns, conflict, adapt) -> i
         return cursor.rowcount
 
 
+# An event needs no dirty mark when it is on time by the database's clock (`now()`, the
+# transaction's start): its timestamp in the current UTC hour (and not 10 minutes or more
+# ahead), sent in a request received within a minute of now. Its hour is then not sealed yet:
+# `metering.rollups.rollups_seal` seals an hour only once every transaction that began before
+# the hour's end is over, and finds its customers among the events received from 15 minutes
+# before the hour to 5 minutes after it (docs/scaling.md, "Sealed hours").
+ON_TIME = (
+    "%b::timestamptz BETWEEN now() - interval '1 minute' AND now() + interval '1 minute' "
+    "AND timestamp >= date_trunc('hour', now(), 'UTC') "
+    "AND timestamp < now() + interval '10 minutes'"
+)
+
+
 def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
     """One statement per batch: five arrays unnested server-side, no per-row round trips.
 
@@ -187,8 +200,9 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
     primary key: the statement inserts the batch's keys (ON CONFLICT DO NOTHING) and stores
     only the events whose key it inserted; a key repeated within the batch keeps its first
     event. The same statement appends the rollup dirty marks of the rows it inserted
-    (duplicates mark nothing), one distinct (customer, event name, UTC hour) each
-    (docs/scaling.md).
+    (duplicates mark nothing), one distinct (customer, event name, UTC hour) each, except for
+    on-time events (`ON_TIME`): their hour is not sealed yet, and the refresh task seals it
+    once it is over (docs/scaling.md, "Sealed hours").
 
     Django's cursors bind parameters client-side, which quotes every array element in Python
     (most of a batch's time); a plain psycopg cursor on the same connection and transaction
@@ -224,7 +238,8 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
             "RETURNING id, external_customer_id, event_name, timestamp), "
             f"marked AS (INSERT INTO {marks} (external_customer_id, event_name, bucket_start) "
             "SELECT DISTINCT external_customer_id, event_name, "
-            f"date_trunc('hour', timestamp, 'UTC') FROM inserted RETURNING 1){outbox} "
+            f"date_trunc('hour', timestamp, 'UTC') FROM inserted WHERE NOT ({ON_TIME}) "
+            f"RETURNING 1){outbox} "
             "SELECT count(*) FROM inserted",
             [
                 [row.event_id for row in rows],
@@ -232,6 +247,7 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
                 [row.external_customer_id for row in rows],
                 [row.timestamp for row in rows],
                 [row.properties_json for row in rows],
+                received_at,
                 received_at,
             ],
         )

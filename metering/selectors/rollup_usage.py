@@ -1,9 +1,10 @@
 """Usage read from rollups: whole clean hours from `UsageRollup`, the rest from raw events.
 
-The window [start, end) splits into the partial hours at its edges, the whole hours marked
-dirty (events landed since their rollup was computed) and the whole clean hours. The first
-two are aggregated from raw events with the meter's condition, the last from rollups; the
-partial figures (count, sum, min, max, latest) then add up exactly (docs/scaling.md).
+The window [start, end) splits into the partial hours at its edges, the whole hours not
+sealed yet (from the rollups' horizon on), the whole hours marked dirty (events landed since
+their rollup was computed) and the whole clean hours. The first three are aggregated from raw
+events with the meter's condition, the last from rollups; the partial figures (count, sum,
+min, max, latest) then add up exactly (docs/scaling.md).
 """
 
 import decimal
@@ -26,7 +27,13 @@ from django.db.models.functions import RowNumber
 
 from catalog.models import Aggregation, Meter
 from metering.expressions import ExactMax, ExactMin, ExactSum, PropertyNumber, PropertyText
-from metering.models import Event, RollupCoverage, RollupDirtyBucket, UsageRollup
+from metering.models import (
+    Event,
+    RollupCoverage,
+    RollupDirtyBucket,
+    RollupHorizon,
+    UsageRollup,
+)
 from metering.rollups import (
     HOUR,
     NUMERIC,
@@ -35,6 +42,7 @@ from metering.rollups import (
     hour_floor,
     meter_definition,
     meter_rolled_up,
+    rollups_horizon,
 )
 from rating.money import DIVISION
 
@@ -120,6 +128,9 @@ def rollup_partials(
     """
     first, last = hour_ceil(start), hour_floor(end)
     if first >= last or not meter_rolled_up(meter=meter):
+        return None
+    last = min(last, rollups_horizon() or first)  # hours not sealed yet: raw (the right edge)
+    if first >= last:
         return None
     dirty, raw_customers = _dirty_ranges(meter, external_customer_ids, first, last)
 
@@ -288,10 +299,14 @@ def windows_partials(
         plans.append(((meter.pk, start, end), meter, start, end, hours))
         if hours is not None:
             rolled[meter.pk] = meter
-    covered, dirty = _coverage_and_dirty(external_customer_id, plans, rolled)
+    covered, dirty, horizon = _coverage_and_dirty(external_customer_id, plans, rolled)
 
     rollup_parts, raw_scopes = [], []
     for key, meter, start, end, hours in plans:
+        if hours is not None and horizon is not None and hours[0] < horizon:
+            hours = (hours[0], min(hours[1], horizon))  # hours not sealed yet: raw
+        else:
+            hours = None
         if hours is not None and meter.pk in covered:
             marked = dirty.get(meter.event_name, ())
             runs = _runs(sorted(hour for hour in marked if hours[0] <= hour < hours[1]))
@@ -336,11 +351,14 @@ def windows_partials(
     return partials
 
 
-def _coverage_and_dirty(customer: str, plans: list, rolled: dict) -> tuple[set[int], dict]:
-    """The meters of `rolled` covered under their current definition, and the customer's dirty
-    hours of their event names over the windows' whole hours ({event name: [hour]}): one query."""
+def _coverage_and_dirty(
+    customer: str, plans: list, rolled: dict
+) -> tuple[set[int], dict, datetime | None]:
+    """The meters of `rolled` covered under their current definition, the customer's dirty
+    hours of their event names over the windows' whole hours ({event name: [hour]}), and the
+    rollups' horizon (rollups_horizon): one query."""
     if not rolled:
-        return set(), {}
+        return set(), {}, None
     firsts = [hours[0] for *_, hours in plans if hours is not None]
     lasts = [hours[1] for *_, hours in plans if hours is not None]
     coverage = RollupCoverage.objects.filter(meter_id__in=list(rolled)).values_list(
@@ -352,13 +370,19 @@ def _coverage_and_dirty(customer: str, plans: list, rolled: dict) -> tuple[set[i
         bucket_start__gte=min(firsts),
         bucket_start__lt=max(lasts),
     ).values_list(Value(None, output_field=IntegerField()), "event_name", "bucket_start")
-    covered, dirty = set(), {}
-    for meter_id, text, hour in coverage.union(marks, all=True):
+    # Tagged meter 0 (no meter has that key): the horizon's row.
+    sealed = RollupHorizon.objects.values_list(
+        Value(0, output_field=IntegerField()), Value(""), "sealed_until"
+    )
+    covered, dirty, horizon = set(), {}, None
+    for meter_id, text, hour in coverage.union(marks, sealed, all=True):
         if meter_id is None:
             dirty.setdefault(text, set()).add(hour)
+        elif meter_id == 0:
+            horizon = hour
         elif meter_id in rolled and text == meter_definition(meter=rolled[meter_id]):
             covered.add(meter_id)
-    return covered, dirty
+    return covered, dirty, horizon
 
 
 def _runs(hours: list[datetime]) -> list[tuple[datetime, datetime]]:

@@ -2,6 +2,7 @@
 
 import json
 import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -78,8 +79,9 @@ def test_outside_a_transaction_a_batch_the_database_refuses_stores_nothing():
     when the database refuses one row, the keys, events and rollup marks of the others are not
     stored either, and the same events can then be sent again."""
     at = timezone.now()
-    good = EventRow("e-1", "api_call", "acme", at, '{"tokens": 5}')
-    refused = EventRow("e-2", "api_call", "acme", at, '{"tokens": ')  # not JSON: jsonb refuses
+    earlier = at - timedelta(hours=2)  # an earlier hour: the event brings a rollup mark
+    good = EventRow("e-1", "api_call", "acme", earlier, '{"tokens": 5}')
+    refused = EventRow("e-2", "api_call", "acme", earlier, '{"tokens": ')  # jsonb refuses it
     assert connection.get_autocommit()
     with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="json"):
         _store_rows([good, refused], received_at=at)
