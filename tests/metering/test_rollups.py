@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from metering.models import RollupCoverage, RollupDirtyBucket, UsageRollup
-from metering.rollups import rollups_check, rollups_rebuild, rollups_refresh, rollups_refresh_range
+from metering.rollups import (
+    rollups_check,
+    rollups_horizon,
+    rollups_rebuild,
+    rollups_refresh,
+    rollups_refresh_range,
+)
 from metering.selectors import (
     Usage,
     rollup_usage,
@@ -270,6 +276,8 @@ def test_rebuild_rollups_command_reports_each_meter(capsys):
     call_command("rebuild_rollups")
     assert "calls: 2 rollup rows" in capsys.readouterr().out
     call_command("rebuild_rollups", "--check")
-    assert "Rollups agree with the raw events." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Rollups agree with the raw events." in out
+    assert f"Hours sealed until {rollups_horizon():%Y-%m-%d %H:%M} UTC" in out
     with pytest.raises(CommandError, match="No meter has the code 'nope'"):
         call_command("rebuild_rollups", "--meter", "nope")

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from catalog.models import Meter
-from metering.rollups import rollups_check, rollups_rebuild
+from metering.rollups import rollups_check, rollups_horizon, rollups_rebuild
 
 SHOWN_MISMATCHES = 50
 
@@ -43,6 +43,13 @@ class Command(BaseCommand):
             if mismatches:
                 raise CommandError(f"{len(mismatches)} rollup hours differ from the raw events.")
             self.stdout.write("Rollups agree with the raw events.")
+            horizon = rollups_horizon()
+            self.stdout.write(
+                "No hour is sealed yet: every read is raw."
+                if horizon is None
+                else f"Hours sealed until {horizon:%Y-%m-%d %H:%M} UTC; from then on reads "
+                'are raw (docs/scaling.md, "Sealed hours").'
+            )
             return
         at = timezone.now()
         for each in meters:
