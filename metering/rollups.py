@@ -39,6 +39,8 @@ HOURS_PER_SEAL = 24
 # to this long after it (metering.services.ON_TIME allows 10 minutes ahead, 1 minute of skew).
 RECEIVED_BEFORE_HOUR = timedelta(minutes=15)
 RECEIVED_AFTER_HOUR = timedelta(minutes=5)
+# An hour is sealed this long after its end at the earliest (see seal_limit).
+SEAL_AFTER = timedelta(minutes=1)
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -190,10 +192,12 @@ def rollups_seal(*, at: datetime) -> int:
 
 def seal_limit() -> datetime:
     """The end of the last hour that may be sealed now (PostgreSQL): the current hour's start
-    by the database's clock, or earlier while a transaction that began before it is open."""
+    by the database's clock once SEAL_AFTER has passed since it, or earlier while a
+    transaction that began before it is open. (SEAL_AFTER: a transaction appears in
+    pg_stat_activity a moment after it begins; a minute is far more than that moment.)"""
     with connection.cursor() as cursor:
         cursor.execute("SELECT now()")
-        now = cursor.fetchone()[0]
+        now = cursor.fetchone()[0] - SEAL_AFTER
     oldest = oldest_open_transaction()
     return hour_floor(now if oldest is None else min(now, oldest))
 
