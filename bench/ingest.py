@@ -12,9 +12,9 @@ with production settings, and prints:
    of them "live" (timestamps of the last ten seconds: on-time events mark no rollup hour
    dirty, docs/scaling.md "Sealed hours"), then half "backfill" (each event of a batch in
    another hour of the last month: a dirty mark each);
-2. single events: p50/p90/p99/max latency at a steady --rate requests/s (open loop: latency
-   is measured from each request's scheduled time, so a slow server cannot hide behind a
-   slow client), on the table the batch phase just filled;
+2. single events (live timestamps): p50/p90/p99/max latency at a steady --rate requests/s
+   (open loop: latency is measured from each request's scheduled time, so a slow server
+   cannot hide behind a slow client), on the table the batch phase just filled;
 3. the ceiling: the same rows (read back from the events table) written by one plain COPY
    into an empty table with the same indexes and unique constraint.
 
@@ -477,8 +477,13 @@ def main() -> None:
             conn.execute("CHECKPOINT")
             conn.execute("VACUUM ANALYZE metering_event")
         meter.start()
+        # Single events as an integration sends them: timestamps of the moment (live).
         latencies, errors = single_phase(
-            events, rate=args.rate, duration=args.duration, port=args.port, key=key
+            Events(datetime.now(UTC), live=True),
+            rate=args.rate,
+            duration=args.duration,
+            port=args.port,
+            key=key,
         )
         if latencies:
             print(
