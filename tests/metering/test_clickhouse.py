@@ -473,5 +473,6 @@ def test_every_meters_window_is_one_read_of_the_rollups_and_one_of_each_meters_e
     windows_sql, total_sql = statements
     assert windows_sql.count(f"{rollups_table()} FINAL") == 1
     assert windows_sql.count(" FINAL") == 3  # the rollups, each meter's edge
+    assert windows_sql.count("FINAL PREWHERE") == 3  # filtered before the merge: the keys only
     assert windows_sql.count("(SELECT") == 2  # one level below each edge's figures
     assert total_sql.count(" FINAL") == 2 and total_sql.count("(SELECT") == 1
