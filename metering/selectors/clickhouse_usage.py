@@ -28,7 +28,12 @@ from metering.clickhouse import (
     micros,
     rollups_table,
 )
-from metering.clickhouse_rollups import built_definition, hour_runs, rollup_rows_sql
+from metering.clickhouse_rollups import (
+    built_definition,
+    hour_runs,
+    rollup_row_columns,
+    rollup_rows_sql,
+)
 from metering.expressions import PropertyText
 from metering.models import ClickHouseOutbox, ClickHouseRollupCoverage, Event
 from metering.properties import filter_value_text, property_path
@@ -53,6 +58,16 @@ def clickhouse_usage(
     or ("bucket", "hour" | "day") (the bucket's start).
     """
     customers = list(external_customer_ids)
+    one_total = key is None and len(customers) == 1 and meter.pk is not None
+    if one_total and meter.aggregation != Aggregation.UNIQUE_COUNT:
+        # One customer's total is the one-window case of `clickhouse_windows`: its query has
+        # fewer levels than the grouped read's below (docs/performance.md, "The upcoming
+        # invoice on ClickHouse").
+        found = clickhouse_windows(external_customer_id=customers[0], windows=[(meter, start, end)])
+        if found is None:
+            return None
+        part = found.get((meter.pk, start, end))
+        return {} if part is None else {None: (part.count, part.quantity(meter.aggregation))}
     pending = _pending(customers)
     if pending is None:
         return None
@@ -99,9 +114,10 @@ def clickhouse_windows(
     """{(meter pk, start, end): Partial} of several meters' windows of one customer (each meter
     once, no unique_count), or None when the outbox is too far behind: the outbox and the
     meters' rollup coverage in two database queries, then one ClickHouse query for every
-    window of a built meter (its whole hours from the rollups, its edges and outbox hours
-    from raw events computed alike, `_rollup_source`, grouped by meter) and one raw query per
-    window of a meter not built. A window without counted events has no entry."""
+    window of a built meter (every meter's whole hours in one read of the rollups, each
+    meter's edges and outbox hours from raw events, `_raw_figures`, added up here) and one
+    raw query per window of a meter not built. A window without counted events has no
+    entry."""
     customers = [external_customer_id]
     pending = _pending(customers)
     if pending is None:
@@ -116,7 +132,7 @@ def clickhouse_windows(
         and meters[meter_id].aggregation in ROLLED_UP
     }
     touched_by_name = _outbox_hours(pending, None)
-    sources, raw = [], []
+    parts, sources, raw, aggregations = [], [], [], set()
     params = {"customers": (external_customer_id,), "pending": tuple(pending) or (0,)}
     for index, (meter, start, end) in enumerate(windows):
         key = (meter.pk, start, end)
@@ -131,15 +147,32 @@ def clickhouse_windows(
         if split is None:
             raw.append((key, meter, start, end, None))
             continue
-        sources.append(_rollup_source(meter, built[meter.pk], start, end, split, index, params))
+        first, last, excluded, spans = split
+        part, part_params = _rollup_part(meter, built[meter.pk], first, last, excluded, index)
+        params.update(part_params)
+        parts.append(part)
+        aggregations.add(meter.aggregation)
+        if spans:
+            sources.append(_raw_figures(meter, start, end, spans, index, params))
         raw.append((key, meter, start, end, []))
     found: dict = {}
-    if sources:
-        by_meter = {meter.pk: (meter, start, end) for meter, start, end in windows}
-        sql = (
-            f"SELECT meter_id, {', '.join(_ALL_ROLLUP_FIGURES)} "
-            f"FROM ({' UNION ALL '.join(sources)}) GROUP BY meter_id"
+    if parts:
+        # Every meter's whole hours in one read of the rollup table (an aggregate over FINAL
+        # sums the merged rows), each meter's edges and outbox hours summed apart, and the
+        # parts added here (`Partial.add`): a top-level UNION ALL with no query around it.
+        # On ClickHouse 18 each read of a table and each level of subquery has a fixed cost
+        # larger than the read itself (docs/performance.md, "The upcoming invoice on
+        # ClickHouse"). PREWHERE: see `_raw_figures`; here every condition is on the sorting
+        # key.
+        sources.insert(
+            0,
+            f"SELECT meter_id, {', '.join(_figures_read(_ALL_ROLLUP_FIGURES, aggregations))} "
+            f"FROM {database_name()}.{rollups_table()} FINAL "
+            f"PREWHERE customer IN %(customers)s AND (({') OR ('.join(parts)})) "
+            "GROUP BY meter_id",
         )
+        by_meter = {meter.pk: (meter, start, end) for meter, start, end in windows}
+        sql = " UNION ALL ".join(sources)
         for meter_id, *figures in client().execute(sql, params, settings=READ_SETTINGS):
             meter, start, end = by_meter[meter_id]
             row = (None, *_pick_figures(meter.aggregation, figures))
@@ -215,15 +248,48 @@ def _rollup_source(meter, definition, start, end, split, index: int, params: dic
         f"WHERE customer IN %(customers)s AND {part}"
     )
     if spans:
-        prefix = f"raw{index}_"
-        params[f"{prefix}first_day"], params[f"{prefix}last_day"] = day_of(start), day_of(end)
-        scope = (
-            f"customer IN %(customers)s AND day >= %({prefix}first_day)s "
-            f"AND day <= %({prefix}last_day)s AND ({spans_sql(spans, params, prefix)}) "
-            "AND pk NOT IN %(pending)s"
-        )
-        sql += f" UNION ALL {rollup_rows_sql(meter, definition, 0, scope, params, prefix)}"
+        sql += f" UNION ALL {_raw_rows(meter, definition, start, end, spans, index, params)}"
     return sql
+
+
+def _raw_figures(meter, start, end, spans, index: int, params: dict) -> str:
+    """One row (meter_id, _ALL_ROLLUP_FIGURES) of the meter's counted events in `spans` (edges,
+    outbox hours), the outbox's pks left out: the figures its rollup rows would sum to, from
+    the same per-event columns (`rollup_row_columns`), without grouping them by hour first."""
+    prefix = f"raw{index}_"
+    params[f"{prefix}meter_id"], params[f"{prefix}name"] = meter.pk, meter.event_name
+    params[f"{prefix}first_day"], params[f"{prefix}last_day"] = day_of(start), day_of(end)
+    rows = rollup_row_columns(meter, params, prefix)
+    figures = _figures_read(_EVENT_FIGURES, {meter.aggregation})
+    scope = (
+        f"event_name = %({prefix}name)s AND customer IN %(customers)s "
+        f"AND day >= %({prefix}first_day)s AND day <= %({prefix}last_day)s "
+        f"AND ({spans_sql(spans, params, prefix)}) AND pk NOT IN %(pending)s"
+    )
+    # The per-event columns in the FINAL select itself (computed after its merge, as in
+    # `rollup_rows_sql`), the figures one level up: two levels where the rollup-shaped rows
+    # summed again took three. The scope is a PREWHERE, applied before FINAL's merge: exact,
+    # since every copy of an event has the same name, customer, ts and day (its sorting key)
+    # and pk (its database id); only `excluded` changes, read after the merge. The merge then
+    # sorts the few hundred rows of the spans, not whole granules (docs/performance.md).
+    return (
+        f"SELECT toUInt64(%({prefix}meter_id)s) AS meter_id, {', '.join(figures)} "
+        f"FROM (SELECT {', '.join(rows)} FROM {database_name()}.{events_table()} FINAL "
+        f"PREWHERE {scope})"
+    )
+
+
+def _raw_rows(meter, definition, start, end, spans, index: int, params: dict) -> str:
+    """Rollup-shaped rows of one meter's spans (edges, outbox hours) from raw events, the
+    outbox's pks left out."""
+    prefix = f"raw{index}_"
+    params[f"{prefix}first_day"], params[f"{prefix}last_day"] = day_of(start), day_of(end)
+    scope = (
+        f"customer IN %(customers)s AND day >= %({prefix}first_day)s "
+        f"AND day <= %({prefix}last_day)s AND ({spans_sql(spans, params, prefix)}) "
+        "AND pk NOT IN %(pending)s"
+    )
+    return rollup_rows_sql(meter, definition, 0, scope, params, prefix)
 
 
 def _rollup_part(meter, definition, first, last, excluded, index) -> tuple[str, dict]:
@@ -278,6 +344,51 @@ _ALL_ROLLUP_FIGURES = [
     "argMaxIf(latest_text, tuple(latest_ts, latest_pk), event_count > 0)",
     "maxIf(tuple(latest_ts, latest_pk), event_count > 0)",
 ]
+# Which of _ALL_ROLLUP_FIGURES (by position) each aggregation reads (`_pick_figures`), and
+# the constant of the same type that stands for a figure no meter of a read needs.
+_FIGURES_READ = {
+    Aggregation.COUNT: {0},
+    Aggregation.SUM: {0, 1, 2, 3, 4, 5, 6},
+    Aggregation.AVG: {0, 1, 2, 3, 4, 5, 6},
+    Aggregation.MIN: {0, 6, 7, 9},
+    Aggregation.MAX: {0, 6, 8, 9},
+    Aggregation.LATEST: {0, 10, 11},
+}
+_UNREAD = [
+    "toUInt64(0)",
+    *["toUInt64(0)"] * 4,
+    "toUInt16(0)",
+    "emptyArrayString()",
+    "''",
+    "''",
+    "toUInt64(0)",
+    "''",
+    "tuple(toInt64(0), toUInt64(0))",
+]
+
+
+# _ALL_ROLLUP_FIGURES from the per-event columns of `rollup_row_columns` instead of rollup rows.
+_EVENT_FIGURES = [
+    "countIf(row_counted)",
+    *[f"sumIf(toUInt64(c{chunk}), row_fits)" for chunk in range(4)],
+    "toUInt16(maxIf(row_scale, row_counted))",
+    "groupArrayIf(text, row_wide)",
+    "argMinIf(text, sort_key, row_fits)",
+    "argMaxIf(text, sort_key, row_fits)",
+    "countIf(row_fits)",
+    "argMaxIf(text, tuple(ts, pk), row_counted)",
+    "maxIf(tuple(ts, pk), row_counted)",
+]
+
+
+def _figures_read(figures: list[str], aggregations: set[str]) -> list[str]:
+    """`figures` (_ALL_ROLLUP_FIGURES or _EVENT_FIGURES), with a constant for each one none of
+    `aggregations` reads: every aggregate costs, a text or an array most, and the per-event
+    columns a figure names exist only for the aggregations that read it."""
+    read = set().union(*(_FIGURES_READ[aggregation] for aggregation in aggregations))
+    return [
+        figure if position in read else _UNREAD[position] for position, figure in enumerate(figures)
+    ]
 
 
 def _pick_figures(aggregation: str, row: list) -> list:

@@ -425,12 +425,54 @@ def test_an_edited_meter_reads_raw_events_until_its_rollups_are_rebuilt(db, clic
     assert output.getvalue().count("rebuilt: calls") == 1
     meter.filters = {"region": ["eu"]}
     meter.save()
-    with mock.patch.object(reads_module, "_rollup_figures", side_effect=AssertionError):
+    with mock.patch.object(reads_module, "_figures_read", side_effect=AssertionError):
         assert acme(meter) == Usage(Decimal(5), 1)  # raw: the rollups are of the old definition
     call_command("clickhouse_events", "--rebuild-rollups", "--check-rollups", stdout=output)
     assert "ClickHouse rollups agree with the events." in output.getvalue()
     with mock.patch.object(
-        reads_module, "_rollup_figures", wraps=reads_module._rollup_figures
+        reads_module, "_figures_read", wraps=reads_module._figures_read
     ) as figures:
         assert acme(meter) == Usage(Decimal(5), 1)
     assert figures.called  # read through the rebuilt rollups
+
+
+def test_every_meters_window_is_one_read_of_the_rollups_and_one_of_each_meters_edges(
+    db, clickhouse
+):
+    """The upcoming invoice's read (usage_for_windows) and a customer's total are one ClickHouse
+    statement: a top-level UNION ALL of one read of the rollup table for every meter and one
+    read of the events for each meter's edges, one subquery level each. On ClickHouse 18 each
+    table read and each level of subquery has a fixed cost larger than reading a customer's
+    rollups (docs/performance.md, "The upcoming invoice on ClickHouse")."""
+    from metering.clickhouse import rollups_table
+
+    count = MeterFactory(event_name="call", aggregation="count")
+    total = MeterFactory(event_name="call", aggregation="sum", field="v")
+    ingest([event(1, 10, v=5), event(2, 70, v="0.5"), event(3, 80, name="other", v=1)])
+    clickhouse_sync()
+    for meter in (count, total):
+        clickhouse_rollups_rebuild(meter=meter, at=AT)
+    start, end = MONTH[0] + timedelta(minutes=5), MONTH[1]  # event 1 in the raw edge
+    statements = []
+    real_client = reads_module.client
+
+    class Recording:
+        def execute(self, sql, *args, **kwargs):
+            statements.append(sql)
+            return real_client().execute(sql, *args, **kwargs)
+
+    with mock.patch.object(reads_module, "client", Recording):
+        found = usage_for_windows(
+            external_customer_id="acme", windows=[(count, start, end), (total, start, end)]
+        )
+        assert acme(total, start=start) == Usage(Decimal("5.5"), 2)
+    assert found == {
+        (count.pk, start, end): Usage(Decimal(2), 2),
+        (total.pk, start, end): Usage(Decimal("5.5"), 2),
+    }
+    windows_sql, total_sql = statements
+    assert windows_sql.count(f"{rollups_table()} FINAL") == 1
+    assert windows_sql.count(" FINAL") == 3  # the rollups, each meter's edge
+    assert windows_sql.count("FINAL PREWHERE") == 3  # filtered before the merge: the keys only
+    assert windows_sql.count("(SELECT") == 2  # one level below each edge's figures
+    assert total_sql.count(" FINAL") == 2 and total_sql.count("(SELECT") == 1
