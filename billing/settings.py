@@ -123,6 +123,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The two statements of every event request (the API key's lookup, the ingest statement) are
+# prepared once per connection on PostgreSQL: no parse and plan per request, about a third of
+# the database's CPU of a single event (docs/performance.md, "2026-12-07"). Turn it off behind a
+# pooler that cannot keep prepared statements (PgBouncer < 1.21 in transaction mode).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+if DATABASE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # psycopg prepares nothing while the threshold is None (Django's default). Django's own
+    # cursors bind client-side and never prepare; a plain psycopg cursor prepares a statement
+    # only when it asks (`prepare=True`): the threshold is out of reach otherwise.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
