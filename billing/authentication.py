@@ -83,6 +83,13 @@ def _select(key_hash: str):
         return cursor.fetchone()
 
 
+def api_key_touch(api_key: ApiKey) -> None:
+    """Record that the key was used: at most once a minute, so no write on every request."""
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
 class ApiKeyUser:
     """The request's principal when it came with an API key (not a Django user)."""
 
@@ -115,10 +122,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_find(key_hash=hash_api_key(raw_key))
         if api_key is None or not api_key.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        now = timezone.now()
-        # Touch last_used_at at most once a minute: no write on every event request.
-        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key_touch(api_key)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request) -> str:

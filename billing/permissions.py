@@ -18,21 +18,31 @@ def view_is_ingestion_endpoint(view) -> bool:
     return getattr(view, INGESTION_ATTRIBUTE, False) is True
 
 
+def scope_refusal(scope: str, *, method: str, ingestion: bool) -> str | None:
+    """Why a key of this scope may not make this request (the 403's message), or None."""
+    if scope == ApiKeyScope.FULL:
+        return None
+    if scope == ApiKeyScope.READ:
+        if method in permissions.SAFE_METHODS:
+            return None
+        return f"This API key has the 'read' scope: it may only read ({method} refused)."
+    if scope == ApiKeyScope.INGEST:
+        if ingestion:
+            return None
+        return "This API key has the 'ingest' scope: it may only send events."
+    return f"This API key has an unknown scope '{scope}'."
+
+
 class ApiKeyScopePermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         api_key = getattr(request.user, "api_key", None)
         if api_key is None:
             # Not authenticated (401 through the authenticator's header) or no key at all.
             return False
-        if api_key.scope == ApiKeyScope.FULL:
-            return True
-        if api_key.scope == ApiKeyScope.READ:
-            self.message = (
-                f"This API key has the 'read' scope: it may only read ({request.method} refused)."
-            )
-            return request.method in permissions.SAFE_METHODS
-        if api_key.scope == ApiKeyScope.INGEST:
-            self.message = "This API key has the 'ingest' scope: it may only send events."
-            return view_is_ingestion_endpoint(view)
-        self.message = f"This API key has an unknown scope '{api_key.scope}'."
-        return False
+        refusal = scope_refusal(
+            api_key.scope, method=request.method, ingestion=view_is_ingestion_endpoint(view)
+        )
+        if refusal is not None:
+            self.message = refusal
+            return False
+        return True

@@ -82,6 +82,10 @@ MIDDLEWARE = [
     # off under gunicorn (docs/operations.md, "Static files").
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # POST /api/v1/events and /events/batch answered here, under the security headers above and
+    # without the middleware below or DRF's dispatch (docs/performance.md, "A lean path").
+    "metering.fast_path.ingest_fast_path",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -89,7 +93,6 @@ MIDDLEWARE = [
     # Who made a change, for the audit log: the admin user or the API key (billing/audit.py).
     "billing.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing.middleware.api_input_guard",
 ]
 

@@ -56,6 +56,9 @@ class ApiKeyRateThrottle(AtomicRateThrottle):
         api_key = getattr(request, "auth", None)
         if api_key is None or not hasattr(api_key, "pk"):
             return None
+        return self.key_of(api_key)
+
+    def key_of(self, api_key) -> str:
         return self.cache_format % {"scope": self.scope, "ident": api_key.pk}
 
 

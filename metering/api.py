@@ -39,13 +39,18 @@ class ExactJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        body = stream.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
-        try:
-            return loads(body)
-        except (ValueError, RecursionError) as error:
-            raise ParseError(f"JSON parse error - {error}") from error
+        return exact_json(stream)
+
+
+def exact_json(stream) -> object:
+    """The JSON body read from `stream`: 413 past MAX_BODY_BYTES, 400 when it is not JSON."""
+    body = stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    try:
+        return loads(body)
+    except (ValueError, RecursionError) as error:
+        raise ParseError(f"JSON parse error - {error}") from error
 
 
 class EventInputSerializer(serializers.Serializer):
@@ -68,11 +73,27 @@ INGEST_RESULT = inline_serializer(
 )
 
 
-def _ingested(result: IngestResult) -> Response:
-    return Response(
-        {"accepted": result.accepted, "duplicates": result.duplicates},
-        status=status.HTTP_202_ACCEPTED,
-    )
+def event_answer(payload: object) -> tuple[object, int]:
+    """POST /events: the answer's body and status for a parsed body (also metering.fast_path)."""
+    try:
+        result = event_ingest(payload=payload, at=timezone.now())
+    except EventInvalid as error:
+        return error.errors, status.HTTP_400_BAD_REQUEST
+    return _ingested(result)
+
+
+def batch_answer(payload: object) -> tuple[object, int]:
+    """POST /events/batch: the answer's body and status (ParseError/ValidationError raised)."""
+    events = _batch_events(payload)
+    try:
+        result = events_ingest(payloads=events, at=timezone.now())
+    except EventBatchInvalid as error:
+        return {"errors": error.errors}, status.HTTP_400_BAD_REQUEST
+    return _ingested(result)
+
+
+def _ingested(result: IngestResult) -> tuple[dict, int]:
+    return {"accepted": result.accepted, "duplicates": result.duplicates}, status.HTTP_202_ACCEPTED
 
 
 class EventCreateView(APIView):
@@ -89,11 +110,8 @@ class EventCreateView(APIView):
         tags=["events"],
     )
     def post(self, request):
-        try:
-            result = event_ingest(payload=request.data, at=timezone.now())
-        except EventInvalid as error:
-            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
-        return _ingested(result)
+        body, status_code = event_answer(request.data)
+        return Response(body, status=status_code)
 
 
 class EventBatchView(APIView):
@@ -112,12 +130,8 @@ class EventBatchView(APIView):
         tags=["events"],
     )
     def post(self, request):
-        events = _batch_events(request.data)
-        try:
-            result = events_ingest(payloads=events, at=timezone.now())
-        except EventBatchInvalid as error:
-            return Response({"errors": error.errors}, status=status.HTTP_400_BAD_REQUEST)
-        return _ingested(result)
+        body, status_code = batch_answer(request.data)
+        return Response(body, status=status_code)
 
 
 def _batch_events(body: object) -> list:
