@@ -81,11 +81,11 @@ MIDDLEWARE = [
     # Static files (the admin's CSS/JS, the console's) served by the app itself, also with DEBUG
     # off under gunicorn (docs/operations.md, "Static files").
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # POST /api/v1/events and /events/batch answered here, under the security headers above and
-    # without the middleware below or DRF's dispatch (docs/performance.md, "A lean path").
+    # POST /api/v1/events and /events/batch answered here, without the middleware below or DRF's
+    # dispatch; it adds the CSP and X-Frame-Options headers those two would (docs/performance.md,
+    # "A lean path for the event endpoints").
     "metering.fast_path.ingest_fast_path",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,6 +93,7 @@ MIDDLEWARE = [
     # Who made a change, for the audit log: the admin user or the API key (billing/audit.py).
     "billing.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "billing.middleware.api_input_guard",
 ]
 
