@@ -23,6 +23,7 @@ tests/metering/test_fast_path.py asserts that both ways give the same status, bo
 """
 
 from csp.middleware import CSPMiddleware
+from django.core.handlers.exception import response_for_exception
 from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from rest_framework.authentication import get_authorization_header
@@ -54,9 +55,14 @@ def ingest_fast_path(get_response):
         route = ROUTES.get(request.path_info)
         if route is None or request.method != "POST":
             return get_response(request)
-        # CommonMiddleware's check, which this path skips: an unknown Host is a 400.
-        request.get_host()
-        api_key = _authorized(request, ingestion=route[0].api_ingestion_endpoint)
+        try:
+            # CommonMiddleware's check, which this path skips: an unknown Host is a 400.
+            request.get_host()
+            api_key = _authorized(request, ingestion=route[0].api_ingestion_endpoint)
+        except Exception as error:  # noqa: BLE001 - answered as Django answers what a middleware raises
+            response = response_for_exception(request, error)
+            headers_below.add(request, response)
+            return response
         if api_key is None:
             return get_response(request)
         try:
