@@ -26,7 +26,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Sum
 
-from billing.bulk import rows_insert
+from billing.bulk import values_insert
 from catalog.currencies import currency_exponent
 from finance.models import RecognitionMethod, RevenueEntry, RevenueSchedule, RevenueSource
 from finance.recognition import (
@@ -78,7 +78,7 @@ def on_invoice_finalized(sender, invoice: Invoice, **kwargs) -> None:
 
 
 def on_invoices_finalized_together(
-    sender, invoices: list[Invoice], lines: list[InvoiceLine] | None = None, **kwargs
+    sender, invoices: list[Invoice], lines: list | None = None, **kwargs
 ) -> None:
     """invoices_finalized_together receiver: the close's invoices, one read and one write (no
     read when the invoices were created with their lines in this transaction)."""
@@ -98,13 +98,15 @@ def revenue_schedules_for_invoice(*, invoice: Invoice) -> int:
 
 
 def revenue_schedules_for_invoices(
-    *, invoices: list[Invoice], new_lines: list[InvoiceLine] | None = None
+    *, invoices: list[Invoice], new_lines: list | None = None
 ) -> int:
     """revenue_schedules_for_invoice for several invoices: their lines read in one query, the
     schedules and their months written in one bulk insert each.
 
     new_lines: the invoices were created in this transaction and these are their lines (none
-    can have a schedule yet): nothing to read.
+    can have a schedule yet): nothing to read. Anything with an InvoiceLine's id, invoice_id,
+    position, amount, discount, usage_start and usage_end will do (the close passes
+    invoices.services.persist.SavedLine records).
     """
     issued = {
         invoice.pk: invoice
@@ -116,7 +118,7 @@ def revenue_schedules_for_invoices(
     if new_lines is not None:
         lines = sorted(
             (line for line in new_lines if line.invoice_id in issued),
-            key=lambda line: (line.invoice_id, line.position, line.pk),
+            key=lambda line: (line.invoice_id, line.position, line.id),
         )
     else:
         lines = (
@@ -125,30 +127,37 @@ def revenue_schedules_for_invoices(
             .order_by("invoice_id", "position", "id")
         )
     planned = []
+    exponents = {}
     for line in lines:
         invoice = issued[line.invoice_id]
         billed_on = invoice.issued_at.date()
+        billed_month = month_of(billed_on)
         amount = line.amount - line.discount
-        schedule = RevenueSchedule(
-            source=RevenueSource.INVOICE_LINE,
-            invoice_id=invoice.pk,
-            invoice_line=line,
-            customer_id=invoice.customer_id,
-            currency=invoice.currency,
-            amount=amount,
-            billed_on=billed_on,
-            billed_month=month_of(billed_on),
-        )
         if line.usage_start is not None and line.usage_end is not None:
             days = service_days(line.usage_start, line.usage_end)
-            schedule.method = RecognitionMethod.RATABLE
-            schedule.service_start, schedule.service_end = days.first, days.end
-            months = allocate(
-                amount, days_per_month(days), exponent=currency_exponent(invoice.currency)
-            )
+            method, service_start, service_end = RecognitionMethod.RATABLE, days.first, days.end
+            currency = invoice.currency
+            if currency not in exponents:
+                exponents[currency] = currency_exponent(currency)
+            months = allocate(amount, days_per_month(days), exponent=exponents[currency])
         else:
-            schedule.method = RecognitionMethod.POINT_IN_TIME
-            months = [(month_of(billed_on), amount)] if amount else []
+            method, service_start, service_end = RecognitionMethod.POINT_IN_TIME, None, None
+            months = [(billed_month, amount)] if amount else []
+        schedule = (
+            RevenueSource.INVOICE_LINE,
+            invoice.pk,
+            line.id,
+            None,
+            None,
+            invoice.customer_id,
+            invoice.currency,
+            method,
+            amount,
+            billed_on,
+            billed_month,
+            service_start,
+            service_end,
+        )
         planned.append((schedule, months))
     _save(planned)
     return len(planned)
@@ -190,7 +199,8 @@ def revenue_schedules_for_credit_note(*, credit_note: CreditNote) -> int:
             billed_on=credited_on,
             billed_month=month_of(credited_on),
         )
-        planned.append((schedule, _reversal(-credit_line.amount, weights, credited_on, exponent)))
+        months = _reversal(-credit_line.amount, weights, credited_on, exponent)
+        planned.append((_schedule_row(schedule), months))
     _save(planned)
     return len(planned)
 
@@ -245,7 +255,7 @@ def _save_undo(schedule: RevenueSchedule, *, weights, on: date) -> None:
     schedule.amount = undone
     schedule.billed_on, schedule.billed_month = on, month_of(on)
     exponent = currency_exponent(schedule.currency)
-    _save([(schedule, _reversal(undone, weights, on, exponent))])
+    _save([(_schedule_row(schedule), _reversal(undone, weights, on, exponent))])
 
 
 def revenue_sync() -> SyncReport:
@@ -331,21 +341,42 @@ def exact_sum(total: Decimal, currency: str) -> Decimal:
     return round_money(total, exponent=currency_exponent(currency))
 
 
-def _save(planned: list[tuple[RevenueSchedule, list[tuple[date, Decimal]]]]) -> None:
+# A schedule's fields as the close writes them: a tuple per schedule, no model instance
+# (billing.bulk.values_insert; docs/performance.md, "Cycle close").
+SCHEDULE_FIELDS = (
+    "source",
+    "invoice_id",
+    "invoice_line_id",
+    "credit_note_id",
+    "credit_note_line_id",
+    "customer_id",
+    "currency",
+    "method",
+    "amount",
+    "billed_on",
+    "billed_month",
+    "service_start",
+    "service_end",
+)
+CURRENCY, BILLED_MONTH = SCHEDULE_FIELDS.index("currency"), SCHEDULE_FIELDS.index("billed_month")
+ENTRY_FIELDS = ("schedule_id", "month", "amount", "currency", "billed_month")
+
+
+def _schedule_row(schedule: RevenueSchedule) -> tuple:
+    return tuple(getattr(schedule, name) for name in SCHEDULE_FIELDS)
+
+
+def _save(planned: list[tuple[tuple, list[tuple[date, Decimal]]]]) -> None:
+    """Write schedules (rows of SCHEDULE_FIELDS) with their months."""
     if not planned:
         return
-    schedules = rows_insert(RevenueSchedule, (schedule for schedule, _ in planned))
-    rows_insert(
+    ids = values_insert(RevenueSchedule, SCHEDULE_FIELDS, (row for row, _ in planned))
+    values_insert(
         RevenueEntry,
+        ENTRY_FIELDS,
         (
-            RevenueEntry(
-                schedule=schedule,
-                month=month,
-                amount=amount,
-                currency=schedule.currency,
-                billed_month=schedule.billed_month,
-            )
-            for schedule, (_, months) in zip(schedules, planned, strict=True)
+            (schedule_id, month, amount, row[CURRENCY], row[BILLED_MONTH])
+            for schedule_id, (row, months) in zip(ids, planned, strict=True)
             for month, amount in months
         ),
     )

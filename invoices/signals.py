@@ -11,7 +11,8 @@ invoice_finalized = Signal()
 # Sent once for invoices finalized together (the cycle close saves and finalizes invoices in
 # batches), in the same transaction, after invoice_finalized was sent for each of them with
 # together=True. Keyword arguments: invoices (the list); lines: when the invoices were created
-# in this very transaction (the cycle close), their saved lines, of which nothing else can
+# by the cycle close, their saved lines as invoices.services.persist.SavedLine records (id,
+# invoice_id, position, amount, discount, usage_start, usage_end), of which nothing else can
 # refer to any yet (else None). A receiver whose per-invoice work costs a query or more (an
 # audit entry, a webhook endpoint lookup) may skip the single signals carrying together=True
 # and do it here for all of them at once.

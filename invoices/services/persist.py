@@ -7,12 +7,14 @@ An invoice without usage (an opening fee) has nothing to wait for and is finaliz
 """
 
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from billing.bulk import rows_insert
+from billing.bulk import rows_insert, rows_update, values_insert
 from customers.models import Subscription, SubscriptionPhase
 from invoices.documents import invoices_on_finalized
 from invoices.models import (
@@ -29,6 +31,21 @@ from invoices.services.drafts import InvoiceDraft, Totals, draft_totals
 from invoices.services.inputs import BuildContext
 from invoices.services.ledger import billed_before, ledger_line
 from invoices.services.numbering import finalization_fields, invoice_numbers_take
+
+
+class SavedLine(NamedTuple):
+    """A line the close just saved, as what follows its finalization reads it (finance's
+    revenue schedules, through invoices_finalized_together): the close writes its lines from
+    tuples, without an InvoiceLine instance each (docs/performance.md, "Cycle close")."""
+
+    id: int
+    invoice_id: int
+    position: int
+    amount: Decimal
+    discount: Decimal
+    usage_start: datetime | None
+    usage_end: datetime | None
+
 
 TOTAL_FIELDS = ("subtotal", "discount", "tax", "total", "credits_applied", "amount_due")
 ADJUSTMENT_FIELDS = ("taxes", "coupons", "tax_exempt_reason")
@@ -71,7 +88,7 @@ def invoices_create_from_drafts(*, drafts: list[InvoiceDraft], at: datetime) -> 
 
 def invoices_save_as_drafts(
     *, drafts: list[InvoiceDraft], at: datetime
-) -> tuple[list[Invoice], list[InvoiceLine]]:
+) -> tuple[list[Invoice], list[SavedLine]]:
     """Save computed invoices with their lines and ledger entries as drafts, even those whose
     grace is over: (invoices, their lines). The close's batch path commits them, then finalizes
     the due ones with `invoices_finalize_saved` in a short transaction of its own, so the
@@ -82,7 +99,7 @@ def invoices_save_as_drafts(
 
 
 def invoices_finalize_saved(
-    *, invoices: list[Invoice], lines: list[InvoiceLine], at: datetime
+    *, invoices: list[Invoice], lines: list[SavedLine], at: datetime
 ) -> list[Invoice]:
     """Finalize, in one transaction, the invoices of `invoices_save_as_drafts` whose grace is
     over and that are still drafts (another close may have finalized one meanwhile): numbered
@@ -106,7 +123,7 @@ def invoices_finalize_saved(
             for name, value in fields.items():
                 setattr(invoice, name, value)
             invoice.updated_at = now
-        Invoice.objects.bulk_update(finalized, [*fields, "updated_at"])
+        rows_update(Invoice, finalized, [*fields, "updated_at"])
         invoices_credits_apply(invoices=finalized, at=at)
         invoices_on_finalized(
             invoices=finalized, lines=[row for row in lines if row.invoice_id in still_drafts]
@@ -116,7 +133,7 @@ def invoices_finalize_saved(
 
 def _invoices_save(
     *, drafts: list[InvoiceDraft], at: datetime, finalize: bool
-) -> tuple[list[Invoice], list[InvoiceLine]]:
+) -> tuple[list[Invoice], list[SavedLine]]:
     graces = [_grace_until(draft, at) for draft in drafts]
     finals = [finalize and grace_until <= at for grace_until in graces]
     numbers = iter(invoice_numbers_take(year=at.year, count=sum(finals)))
@@ -150,20 +167,35 @@ def _invoices_save(
             for discount in _discount_rows(invoice, draft.totals)
         ),
     )
-    pairs = [
-        (invoice, line, _line_row(invoice, line))
+    written = [
+        (invoice, line)
         for invoice, draft in zip(invoices, drafts, strict=True)
         for line in draft.lines
     ]
-    rows = rows_insert(InvoiceLine, (row for _, _, row in pairs))
-    rows_insert(
+    ids = values_insert(
+        InvoiceLine, LINE_FIELDS, (_line_row(invoice, line) for invoice, line in written)
+    )
+    values_insert(
         LedgerEntry,
+        LEDGER_FIELDS,
         (
-            ledger_entry(invoice=invoice, row=row, owed=line.owed)
-            for invoice, line, row in pairs
+            _ledger_row(line_id=line_id, invoice=invoice, line=line)
+            for line_id, (invoice, line) in zip(ids, written, strict=True)
             if line.owed is not None
         ),
     )
+    rows = [
+        SavedLine(
+            line_id,
+            invoice.pk,
+            line.position,
+            line.amount,
+            line.discount,
+            line.usage_start,
+            line.usage_end,
+        )
+        for line_id, (invoice, line) in zip(ids, written, strict=True)
+    ]
     finalized = [invoice for invoice, final in zip(invoices, finals, strict=True) if final]
     invoices_credits_apply(invoices=finalized, at=at)
     finalized_ids = {invoice.pk for invoice in finalized}
@@ -173,23 +205,79 @@ def _invoices_save(
     return invoices, rows
 
 
-def ledger_entry(*, invoice: Invoice, row: InvoiceLine, owed) -> LedgerEntry:
-    """The ledger's record of what a saved usage line bills."""
+LINE_FIELDS = (
+    "invoice_id",
+    "position",
+    "kind",
+    "description",
+    "plan_id",
+    "charge_id",
+    "meter_id",
+    "quantity",
+    "unit_amount",
+    "amount",
+    "discount",
+    "breakdown",
+    "usage_start",
+    "usage_end",
+)
+
+
+def _line_row(invoice: Invoice, line) -> tuple:
+    """The LINE_FIELDS of a computed line's InvoiceLine."""
+    return (
+        invoice.pk,
+        line.position,
+        line.kind,
+        line.description[:300],
+        None if line.plan is None else line.plan.pk,
+        None if line.charge is None else line.charge.pk,
+        None if line.meter is None else line.meter.pk,
+        line.quantity,
+        line.unit_amount,
+        line.amount,
+        line.discount,
+        line.breakdown,
+        line.usage_start,
+        line.usage_end,
+    )
+
+
+LEDGER_FIELDS = (
+    "line_id",
+    "invoice_id",
+    "subscription_id",
+    "charge_id",
+    "period_start",
+    "slice_start",
+    "slice_end",
+    "window_start",
+    "usage_until",
+    "quantity",
+    "event_count",
+    "owed",
+    "amount",
+)
+
+
+def _ledger_row(*, line_id: int, invoice: Invoice, line) -> tuple:
+    """The LEDGER_FIELDS of the ledger's record of what a saved usage line bills."""
+    owed = line.owed
     key = owed.key
-    return LedgerEntry(
-        line=row,
-        invoice=invoice,
-        subscription_id=key.subscription_id,
-        charge_id=key.charge_id,
-        period_start=key.period_start,
-        slice_start=key.slice_start,
-        slice_end=owed.piece.end,
-        window_start=owed.window_start,
-        usage_until=owed.until,
-        quantity=owed.usage.quantity,
-        event_count=owed.usage.event_count,
-        owed=owed.amount,
-        amount=row.amount,
+    return (
+        line_id,
+        invoice.pk,
+        key.subscription_id,
+        key.charge_id,
+        key.period_start,
+        key.slice_start,
+        owed.piece.end,
+        owed.window_start,
+        owed.until,
+        owed.usage.quantity,
+        owed.usage.event_count,
+        owed.amount,
+        line.amount,
     )
 
 
@@ -199,25 +287,6 @@ def _grace_until(draft: InvoiceDraft, at: datetime) -> datetime:
     if not has_usage or draft.period_end is None:
         return at
     return draft.period_end + timedelta(hours=draft.customer.invoice_grace_period_hours)
-
-
-def _line_row(invoice: Invoice, line) -> InvoiceLine:
-    return InvoiceLine(
-        invoice=invoice,
-        position=line.position,
-        kind=line.kind,
-        description=line.description[:300],
-        plan=line.plan,
-        charge=line.charge,
-        meter=line.meter,
-        quantity=line.quantity,
-        unit_amount=line.unit_amount,
-        amount=line.amount,
-        discount=line.discount,
-        breakdown=line.breakdown,
-        usage_start=line.usage_start,
-        usage_end=line.usage_end,
-    )
 
 
 def _with_phases(subscription_id: int) -> Subscription:

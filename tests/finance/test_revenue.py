@@ -207,3 +207,40 @@ def test_a_paid_wallet_top_up_is_not_revenue_and_a_setup_fee_is_revenue_when_bil
     (schedule,) = RevenueSchedule.objects.all()
     assert schedule.invoice == onboarding
     assert (schedule.method, entries_of(schedule)) == ("point_in_time", [("2026-05", "99")])
+
+
+def _schedules_as_rows() -> dict[int, tuple]:
+    """Every line's schedule and its months, field by field (ids and creation times aside)."""
+    rows = {}
+    for schedule in RevenueSchedule.objects.prefetch_related("entries"):
+        fields = {
+            field.attname: getattr(schedule, field.attname)
+            for field in RevenueSchedule._meta.concrete_fields
+            if field.attname not in ("id", "created_at")
+        }
+        months = [
+            (entry.month, entry.amount, entry.currency, entry.billed_month)
+            for entry in schedule.entries.all()
+        ]
+        rows[schedule.invoice_line_id] = (fields, months)
+    return rows
+
+
+def test_the_close_writes_the_schedules_the_catch_up_writes_from_the_saved_lines():
+    """The close writes its schedules from the lines it just saved, as tuples; the catch-up
+    (revenue_sync) reads the lines back as model instances: the same rows, field by field."""
+    pro = pro_plan()
+    for external_id, calls in (("acme", 500), ("globex", 1234), ("initech", 0)):
+        subscribe(customer(external_id), pro, started_at=utc(2026, 3, 15))
+        if calls:
+            send(external_id, "api_call", utc(2026, 4, 2), count=calls)
+    cycles_close(at=utc(2026, 4, 15))
+    assert Invoice.objects.filter(status=InvoiceStatus.FINALIZED).count() == 3
+    written = _schedules_as_rows()
+    # Mar 15 – Apr 15: the fee and the usage spread over March and April by day.
+    assert {len(months) for _, months in written.values()} == {0, 2}  # 0: initech's 0.00 line
+
+    RevenueSchedule.objects.all().delete()
+    revenue_sync()
+
+    assert _schedules_as_rows() == written
