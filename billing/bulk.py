@@ -150,6 +150,10 @@ def _given_and_defaults(
         for field in model._meta.concrete_fields
         if not field.primary_key and field.attname not in names
     ]
+    # A default is computed once for all the rows: a unique field with a callable default
+    # (a uuid4, say) would repeat one value, so it must be given.
+    if any(field.unique and callable(field.default) for field in defaults):
+        raise ValueError("values_insert needs every unique field with a callable default given.")
     return given, defaults
 
 

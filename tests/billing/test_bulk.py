@@ -5,7 +5,8 @@ constraints refuse."""
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.test.utils import isolate_apps
 
 from billing.bulk import rows_insert, rows_update, values_insert
 from finance.models import RevenueSchedule
@@ -198,6 +199,23 @@ def test_values_insert_fills_auto_dates_and_refuses_the_key():
     assert saved.created_at is not None and saved.service_start is None
     with pytest.raises(ValueError):
         values_insert(RevenueSchedule, ("id", *fields), [(1, *row)])
+
+
+@isolate_apps("billing")
+def test_values_insert_refuses_to_repeat_a_unique_callable_default():
+    # One default serves every row of the statement: a unique one computed per row must be given.
+    class Tokened(models.Model):
+        token = models.CharField(max_length=36, unique=True, default=lambda: "t")
+        note = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "billing"
+
+        def __str__(self) -> str:
+            return self.note
+
+    with pytest.raises(ValueError, match="unique field with a callable default"):
+        values_insert(Tokened, ("note",), [("a",), ("b",)])
 
 
 def test_values_insert_of_nothing_is_no_statement(django_assert_num_queries):
