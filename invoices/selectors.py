@@ -181,33 +181,16 @@ def _adjustments_prefetch(subscription: Subscription) -> None:
     """prefetch_related("customer__coupons", "customer__tax_rates", "plan__tax_rates"), each
     read compiled once (billing.compiled)."""
     customer, plan = subscription.customer, subscription.plan
-    prefetched(
-        customer,
-        "coupons",
-        compiled_instances(
-            key=("customer coupons",),
-            build=lambda values: AppliedCoupon.objects.filter(customer_id=values[0]),
-            values=[customer.pk],
-        ),
-    )
-    prefetched(
-        customer,
-        "tax_rates",
-        compiled_instances(
-            key=("customer tax rates",),
-            build=lambda values: TaxRate.objects.filter(customers__id=values[0]),
-            values=[customer.pk],
-        ),
-    )
-    prefetched(
-        plan,
-        "tax_rates",
-        compiled_instances(
-            key=("plan tax rates",),
-            build=lambda values: TaxRate.objects.filter(plans__id=values[0]),
-            values=[plan.pk],
-        ),
-    )
+    reads = [
+        (customer, "coupons", lambda values: AppliedCoupon.objects.filter(customer_id=values[0])),
+        (customer, "tax_rates", lambda values: TaxRate.objects.filter(customers__id=values[0])),
+        (plan, "tax_rates", lambda values: TaxRate.objects.filter(plans__id=values[0])),
+    ]
+    for owner, name, build in reads:
+        related = compiled_instances(
+            key=("adjustments", type(owner).__name__, name), build=build, values=[owner.pk]
+        )
+        prefetched(owner, name, related)
 
 
 # The upcoming invoices priced in the current `upcoming_invoices_shared()` block, by
