@@ -11,9 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet
 
-from customers.models import LIVE_STATUSES, Customer, Subscription, SubscriptionPhase
+from billing.compiled import compiled_instances, prefetched
+from catalog.models import TaxRate
+from customers.models import (
+    LIVE_STATUSES,
+    AppliedCoupon,
+    Customer,
+    Subscription,
+    SubscriptionPhase,
+)
 from invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from invoices.services.cycles import MAX_STEPS, subscription_ids_to_bill
 from invoices.services.drafts import InvoiceDraft, draft_make
@@ -132,19 +140,57 @@ def invoice_line_events(*, invoice_id: int, line_id: int) -> LineEvents:
 
 def _billable_subscription(customer: Customer) -> Subscription | None:
     """The customer's live subscription, else the latest one with a period still unbilled."""
-    subscriptions = (
-        Subscription.objects.filter(customer=customer, current_period_start__isnull=False)
-        .select_related("customer", "plan")
-        .prefetch_related(
-            Prefetch(
-                "phases",
-                queryset=SubscriptionPhase.objects.select_related("plan").order_by("starts_at"),
-            )
-        )
-        .order_by("-started_at", "-id")
+    # Both reads compiled once (billing.compiled): the upcoming invoice's Python is mostly
+    # the ORM compiling its reads (docs/performance.md, "The upcoming invoice's Python").
+    subscriptions = compiled_instances(
+        key=("billable subscriptions",),
+        build=lambda values: (
+            Subscription.objects.filter(customer_id=values[0], current_period_start__isnull=False)
+            .select_related("customer", "plan")
+            .order_by("-started_at", "-id")
+        ),
+        values=[customer.pk],
     )
+    _phases_prefetch(subscriptions)
     live = [sub for sub in subscriptions if sub.status in LIVE_STATUSES]
     return live[0] if live else next(iter(subscriptions), None)
+
+
+def _phases_prefetch(subscriptions: list[Subscription]) -> None:
+    """prefetch_related("phases") with their plans, in one compiled read."""
+    if not subscriptions:
+        return
+    ids = [subscription.pk for subscription in subscriptions]
+    phases = compiled_instances(
+        key=("subscription phases", len(ids)),
+        build=lambda values: (
+            SubscriptionPhase.objects.filter(subscription_id__in=values)
+            .select_related("plan")
+            .order_by("starts_at")
+        ),
+        values=ids,
+    )
+    by_subscription: dict[int, list[SubscriptionPhase]] = {pk: [] for pk in ids}
+    for phase in phases:
+        by_subscription[phase.subscription_id].append(phase)
+    for subscription in subscriptions:
+        prefetched(subscription, "phases", by_subscription[subscription.pk])
+
+
+def _adjustments_prefetch(subscription: Subscription) -> None:
+    """prefetch_related("customer__coupons", "customer__tax_rates", "plan__tax_rates"), each
+    read compiled once (billing.compiled)."""
+    customer, plan = subscription.customer, subscription.plan
+    reads = [
+        (customer, "coupons", lambda values: AppliedCoupon.objects.filter(customer_id=values[0])),
+        (customer, "tax_rates", lambda values: TaxRate.objects.filter(customers__id=values[0])),
+        (plan, "tax_rates", lambda values: TaxRate.objects.filter(plans__id=values[0])),
+    ]
+    for owner, name, build in reads:
+        related = compiled_instances(
+            key=("adjustments", type(owner).__name__, name), build=build, values=[owner.pk]
+        )
+        prefetched(owner, name, related)
 
 
 # The upcoming invoices priced in the current `upcoming_invoices_shared()` block, by
@@ -223,9 +269,7 @@ def _upcoming_invoice(
     usage_prime_period(
         ctx=ctx, subscription=subscription, start=state.billed_from, end=cycle_end, usage_until=at
     )
-    prefetch_related_objects(
-        [subscription], "customer__coupons", "customer__tax_rates", "plan__tax_rates"
-    )
+    _adjustments_prefetch(subscription)
     lines = []
     # The steps the close will take for this period, up to its end: its plan changes, then it.
     for _ in range(MAX_STEPS):

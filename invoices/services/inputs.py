@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F
-
-from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, PricingModel
+from billing.compiled import compiled_instances, compiled_rows, prefetched
+from catalog.models import BaseTiming, Cadence, Charge, Meter, Plan, PricingModel, Tier
 from catalog.selectors import charge_spec
 from customers.models import Subscription
 from invoices.models import InvoiceLine, InvoiceStatus, LedgerEntry, LineKind
@@ -76,15 +75,31 @@ class PlanBook:
         missing = {plan.pk: plan for plan in plans if plan.pk not in self._charges}
         if not missing:
             return
-        rows = (
-            Charge.objects.filter(plan_id__in=missing)
-            .select_related("meter")
-            .prefetch_related("tiers")
-            .order_by("plan_id", "position", "id")
+        # Compiled once per number of plans (billing.compiled), the tiers read apart as
+        # prefetch_related("tiers") would: the preview primes its plans on every call.
+        plan_ids = sorted(missing)
+        rows = compiled_instances(
+            key=("plan charges", len(plan_ids)),
+            build=lambda values: (
+                Charge.objects.filter(plan_id__in=values)
+                .select_related("meter")
+                .order_by("plan_id", "position", "id")
+            ),
+            values=plan_ids,
         )
+        tiers: dict[int, list[Tier]] = {row.pk: [] for row in rows}
+        if rows:
+            charge_ids = sorted(tiers)
+            for tier in compiled_instances(
+                key=("charge tiers", len(charge_ids)),
+                build=lambda values: Tier.objects.filter(charge_id__in=values),
+                values=charge_ids,
+            ):
+                tiers[tier.charge_id].append(tier)
         for plan_id in missing:
             self._charges[plan_id] = []
         for row in rows:
+            prefetched(row, "tiers", tiers[row.pk])
             self._charges[row.plan_id].append(_priced(row, missing[row.plan_id]))
 
 
@@ -144,6 +159,19 @@ class Billed:
     line_id: int | None = None
 
 
+_LEDGER_COLUMNS = (
+    "subscription_id",
+    "charge_id",
+    "period_start",
+    "slice_start",
+    "usage_until",
+    "quantity",
+    "event_count",
+    "amount",
+    "line_id",
+)
+
+
 class BilledBook:
     """What the ledger holds per slice key, read once per (subscription, period) and kept in step
     with what this run writes (or, in a dry run, simulates). Kept per subscription, so that
@@ -158,24 +186,24 @@ class BilledBook:
         missing = {pair for pair in pairs if pair[1] not in self._loaded.get(pair[0], ())}
         if not missing:
             return
-        rows = (
-            LedgerEntry.objects.filter(
-                subscription_id__in={sub for sub, _ in missing},
-                period_start__in={start for _, start in missing},
+        subscriptions = sorted({sub for sub, _ in missing})
+        starts = sorted({start for _, start in missing})
+
+        def build(values):
+            return (
+                LedgerEntry.objects.filter(
+                    subscription_id__in=values[: len(subscriptions)],
+                    period_start__in=values[len(subscriptions) :],
+                )
+                .exclude(invoice__status=InvoiceStatus.VOID)
+                .values_list(*_LEDGER_COLUMNS)
+                .order_by("usage_until", "id")
             )
-            .exclude(invoice__status=InvoiceStatus.VOID)
-            .values_list(
-                "subscription_id",
-                "charge_id",
-                "period_start",
-                "slice_start",
-                "usage_until",
-                "quantity",
-                "event_count",
-                "amount",
-                "line_id",
-            )
-            .order_by("usage_until", "id")
+
+        rows = compiled_rows(
+            key=("ledger entries", len(subscriptions), len(starts)),
+            build=build,
+            values=[*subscriptions, *starts],
         )
         for sub, charge, period_start, slice_start, until, quantity, events, amount, line in rows:
             if (sub, period_start) in missing:
@@ -235,21 +263,35 @@ def prepaid_fees_billed(*, subscription: Subscription) -> list[PrepaidFee]:
 
 def prepaid_fees_of_many(*, subscription_ids: list[int]) -> dict[int, list[PrepaidFee]]:
     """prepaid_fees_billed of many subscriptions in one query: {subscription id: fees}."""
-    lines = (
-        InvoiceLine.objects.filter(
-            invoice__subscription_id__in=subscription_ids,
-            kind__in=[LineKind.BASE_FEE, LineKind.PRORATION_CHARGE],
-            plan__base_timing=BaseTiming.IN_ADVANCE,
-            usage_start__isnull=False,
-            usage_end__isnull=False,
+    ids = sorted(set(subscription_ids))
+
+    def build(values):
+        return (
+            InvoiceLine.objects.filter(
+                invoice__subscription_id__in=values,
+                kind__in=[LineKind.BASE_FEE, LineKind.PRORATION_CHARGE],
+                plan__base_timing=BaseTiming.IN_ADVANCE,
+                usage_start__isnull=False,
+                usage_end__isnull=False,
+            )
+            .exclude(invoice__status=InvoiceStatus.VOID)
+            .values_list(
+                "invoice__subscription_id",
+                "plan_id",
+                "usage_start",
+                "usage_end",
+                "unit_amount",
+                "breakdown",
+            )
         )
-        .exclude(invoice__status=InvoiceStatus.VOID)
-        .only("plan_id", "usage_start", "usage_end", "unit_amount", "breakdown")
-        .annotate(subscription_id=F("invoice__subscription_id"))
-    )
+
+    # Compiled once per number of subscriptions (billing.compiled): the preview reads one.
+    rows = compiled_rows(key=("prepaid fees", len(ids)), build=build, values=ids)
     fees: dict[int, list[PrepaidFee]] = {}
-    for line in lines:
-        fees.setdefault(line.subscription_id, []).append(prepaid_fee_of(line))
+    for subscription_id, plan_id, start, end, unit_amount, breakdown in rows:
+        fees.setdefault(subscription_id, []).append(
+            PrepaidFee(plan_id, start, end, unit_amount, Decimal(breakdown["period_seconds"]))
+        )
     return fees
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db.models import F, TextField, Value
 from django.db.models.functions import Trunc
 
+from billing.compiled import compiled_rows
 from catalog.models import Aggregation, Meter
 from metering.clickhouse import (
     CHUNK,
@@ -123,11 +124,17 @@ def clickhouse_windows(
     if pending is None:
         return None
     meters = {meter.pk: meter for meter, _, _ in windows}
+    meter_ids = sorted(meters)
+    coverage = compiled_rows(  # compiled once per set of meters (billing.compiled)
+        key=("clickhouse coverage", tuple(meter_ids)),
+        build=lambda values: ClickHouseRollupCoverage.objects.filter(
+            meter_id__in=meter_ids, built_at__isnull=False
+        ).values_list("meter_id", "definition"),
+        values=[],
+    )
     built = {
         meter_id: definition
-        for meter_id, definition in ClickHouseRollupCoverage.objects.filter(
-            meter_id__in=list(meters), built_at__isnull=False
-        ).values_list("meter_id", "definition")
+        for meter_id, definition in coverage
         if definition == meter_definition(meter=meters[meter_id])
         and meters[meter_id].aggregation in ROLLED_UP
     }
@@ -189,12 +196,14 @@ def clickhouse_windows(
 
 def _pending(customers: list[str]) -> list[int] | None:
     """The pks of these customers' events still in the outbox; None beyond MAX_PENDING."""
-    pending = list(
-        ClickHouseOutbox.objects.filter(external_customer_id__in=customers).values_list(
-            "event_pk", flat=True
-        )[: MAX_PENDING + 1]
+    rows = compiled_rows(  # compiled once per number of customers (billing.compiled)
+        key=("clickhouse outbox", len(customers), MAX_PENDING),
+        build=lambda values: ClickHouseOutbox.objects.filter(
+            external_customer_id__in=values
+        ).values_list("event_pk")[: MAX_PENDING + 1],
+        values=list(customers),
     )
-    return None if len(pending) > MAX_PENDING else pending
+    return None if len(rows) > MAX_PENDING else [pk for (pk,) in rows]
 
 
 def _outbox_hours(pending: list[int], event_name: str | None):

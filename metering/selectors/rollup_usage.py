@@ -25,6 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 
+from billing.compiled import Aggregated, compiled_aggregate, compiled_rows
 from catalog.models import Aggregation, Meter
 from metering.expressions import ExactMax, ExactMin, ExactSum, PropertyNumber, PropertyText
 from metering.models import (
@@ -312,24 +313,49 @@ def windows_partials(
             runs = _runs(sorted(hour for hour in marked if hours[0] <= hour < hours[1]))
             if len(runs) <= MAX_DIRTY_RANGES:
                 first, last = hours
-                part = Q(meter_id=meter.pk, bucket_start__gte=first, bucket_start__lt=last)
-                ranges = [(start, first), (last, end)]
-                for run_start, run_end in runs:
-                    part &= ~Q(bucket_start__gte=run_start, bucket_start__lt=run_end)
-                    ranges.append((run_start, run_end))
-                rollup_parts.append(part)
-                raw_scopes.append((key, meter, ranges))
+                rollup_parts.append((meter.pk, first, last, runs))
+                raw_scopes.append((key, meter, [(start, first), (last, end), *runs]))
                 continue
         raw_scopes.append((key, meter, [(start, end)]))
 
     partials: dict[WindowKey, Partial] = {}
     if rollup_parts:
         by_meter = {key[0]: key for key, *_ in plans}
-        rows = (
-            UsageRollup.objects.filter(
-                _any(rollup_parts), external_customer_id=external_customer_id
-            )
-            .values("meter_id")
+        for meter_id, *figures in _rollup_rows(external_customer_id, rollup_parts):
+            events, total, minimum, maximum = figures
+            if events:
+                partials.setdefault(by_meter[meter_id], Partial()).add(
+                    count=int(events), total=total, minimum=minimum, maximum=maximum, latest=None
+                )
+    _add_raw_windows(partials, external_customer_id, raw_scopes, condition)
+    return partials
+
+
+# The three statements of `windows_partials` are compiled once per shape (billing.compiled):
+# their keys hold the meters (ids and definitions) and how many time ranges each reads, their
+# values the customer and the moments (docs/performance.md, "The upcoming invoice's Python").
+
+
+def _rollup_rows(customer: str, parts: list) -> list[tuple]:
+    """(meter id, events, total, min, max) of each meter's whole clean hours: `parts` holds
+    (meter id, first hour, end hour, [dirty runs to leave out])."""
+    shape = tuple((meter_id, len(runs)) for meter_id, _, _, runs in parts)
+    values = [customer]
+    for _, first, last, runs in parts:
+        values += [first, last, *(moment for run in runs for moment in run)]
+
+    def build(values):
+        moments = iter(values[1:])
+        conditions = []
+        for meter_id, dirty_runs in shape:
+            first, last = next(moments), next(moments)
+            part = Q(meter_id=meter_id, bucket_start__gte=first, bucket_start__lt=last)
+            for _ in range(dirty_runs):
+                part &= ~Q(bucket_start__gte=next(moments), bucket_start__lt=next(moments))
+            conditions.append(part)
+        return (
+            UsageRollup.objects.filter(_any(conditions), external_customer_id=values[0])
+            .values_list("meter_id")
             .annotate(
                 usage_events=Sum("event_count"),
                 usage_total=ExactSum(F("quantity_sum")),
@@ -338,17 +364,8 @@ def windows_partials(
             )
             .order_by()
         )
-        for row in rows:
-            if row["usage_events"]:
-                partials.setdefault(by_meter[row["meter_id"]], Partial()).add(
-                    count=int(row["usage_events"]),
-                    total=row["usage_total"],
-                    minimum=row["usage_min"],
-                    maximum=row["usage_max"],
-                    latest=None,
-                )
-    _add_raw_windows(partials, external_customer_id, raw_scopes, condition)
-    return partials
+
+    return compiled_rows(key=("usage rollups", shape), build=build, values=values)
 
 
 def _coverage_and_dirty(
@@ -361,21 +378,33 @@ def _coverage_and_dirty(
         return set(), {}, None
     firsts = [hours[0] for *_, hours in plans if hours is not None]
     lasts = [hours[1] for *_, hours in plans if hours is not None]
-    coverage = RollupCoverage.objects.filter(meter_id__in=list(rolled)).values_list(
-        "meter_id", "definition", Value(None, output_field=DateTimeField())
-    )
-    marks = RollupDirtyBucket.objects.filter(
-        external_customer_id=customer,
-        event_name__in=sorted({meter.event_name for meter in rolled.values()}),
-        bucket_start__gte=min(firsts),
-        bucket_start__lt=max(lasts),
-    ).values_list(Value(None, output_field=IntegerField()), "event_name", "bucket_start")
-    # Tagged meter 0 (no meter has that key): the horizon's row.
-    sealed = RollupHorizon.objects.values_list(
-        Value(0, output_field=IntegerField()), Value(""), "sealed_until"
+    meter_ids = sorted(rolled)
+    names = sorted({meter.event_name for meter in rolled.values()})
+
+    def build(values):
+        customer, first, last = values
+        coverage = RollupCoverage.objects.filter(meter_id__in=meter_ids).values_list(
+            "meter_id", "definition", Value(None, output_field=DateTimeField())
+        )
+        marks = RollupDirtyBucket.objects.filter(
+            external_customer_id=customer,
+            event_name__in=names,
+            bucket_start__gte=first,
+            bucket_start__lt=last,
+        ).values_list(Value(None, output_field=IntegerField()), "event_name", "bucket_start")
+        # Tagged meter 0 (no meter has that key): the horizon's row.
+        sealed = RollupHorizon.objects.values_list(
+            Value(0, output_field=IntegerField()), Value(""), "sealed_until"
+        )
+        return coverage.union(marks, sealed, all=True)
+
+    rows = compiled_rows(
+        key=("usage coverage", tuple(meter_ids), tuple(names)),
+        build=build,
+        values=[customer, min(firsts), max(lasts)],
     )
     covered, dirty, horizon = set(), {}, None
-    for meter_id, text, hour in coverage.union(marks, sealed, all=True):
+    for meter_id, text, hour in rows:
         if meter_id is None:
             dirty.setdefault(text, set()).add(hour)
         elif meter_id == 0:
@@ -399,38 +428,54 @@ def _runs(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
 def _add_raw_windows(partials: dict, customer: str, scopes: list, condition) -> None:
     """Add each window's raw events (its time ranges, its meter's condition) in one query: one
     set of aggregates per window, each FILTERed by its own condition."""
-    figures, wanted, index = {}, [], {}
-    for number, (key, meter, ranges) in enumerate(scopes):
-        spans = [
-            Q(timestamp__gte=range_start, timestamp__lt=range_end)
-            for range_start, range_end in ranges
-            if range_start < range_end
+    windows, values = [], [customer]
+    for key, meter, ranges in scopes:
+        ranges = [
+            (range_start, range_end) for range_start, range_end in ranges if range_start < range_end
         ]
-        if not spans:
-            continue
-        counted = _any(spans) & condition(meter)
-        # The WHERE: a flat OR of (event name, time range) pairs, so that PostgreSQL reads
-        # each one through the (customer, event name, timestamp) index (a BitmapOr); nested
-        # under each meter's whole condition it scanned all of the customer's events.
-        wanted += [
-            Q(event_name=meter.event_name, timestamp__gte=range_start, timestamp__lt=range_end)
-            for range_start, range_end in ranges
-            if range_start < range_end
-        ]
-        index[number] = (key, meter)
-        figures[f"n{number}"] = Count("id", filter=counted)
-        if meter.aggregation in NUMERIC:
-            names = {"total": f"s{number}", "minimum": f"lo{number}", "maximum": f"hi{number}"}
-            figures.update(
-                _raw_figures(meter, PropertyNumber(meter.field), names=names, filter=counted)
-            )
-        elif meter.aggregation == Aggregation.UNIQUE_COUNT:
-            figures[f"u{number}"] = Count(PropertyText(meter.field), distinct=True, filter=counted)
-    if not figures:
+        if ranges:
+            windows.append((key, meter, len(ranges)))
+            values += [moment for span in ranges for moment in span]
+    if not windows:
         return
-    row = Event.objects.filter(_any(wanted), external_customer_id=customer).aggregate(**figures)
-    for number, (key, meter) in index.items():
-        count = row[f"n{number}"]
+    # The statement's text depends on each meter's definition (its condition) and on how many
+    # ranges each window reads; the customer and the moments are its values.
+    shape = tuple((meter.pk, meter_definition(meter=meter), count) for _, meter, count in windows)
+
+    def build(values):
+        moments = iter(values[1:])
+        figures, wanted = {}, []
+        for number, (_, meter, count) in enumerate(windows):
+            ranges = [(next(moments), next(moments)) for _ in range(count)]
+            counted = _any(
+                [
+                    Q(timestamp__gte=range_start, timestamp__lt=range_end)
+                    for range_start, range_end in ranges
+                ]
+            ) & condition(meter)
+            # The WHERE: a flat OR of (event name, time range) pairs, so that PostgreSQL reads
+            # each one through the (customer, event name, timestamp) index (a BitmapOr); nested
+            # under each meter's whole condition it scanned all of the customer's events.
+            wanted += [
+                Q(event_name=meter.event_name, timestamp__gte=range_start, timestamp__lt=range_end)
+                for range_start, range_end in ranges
+            ]
+            figures[f"n{number}"] = Count("id", filter=counted)
+            if meter.aggregation in NUMERIC:
+                names = {"total": f"s{number}", "minimum": f"lo{number}", "maximum": f"hi{number}"}
+                figures.update(
+                    _raw_figures(meter, PropertyNumber(meter.field), names=names, filter=counted)
+                )
+            elif meter.aggregation == Aggregation.UNIQUE_COUNT:
+                figures[f"u{number}"] = Count(
+                    PropertyText(meter.field), distinct=True, filter=counted
+                )
+        events = Event.objects.filter(_any(wanted), external_customer_id=values[0])
+        return Aggregated(events, figures)
+
+    row = compiled_aggregate(key=("usage raw windows", shape), build=build, values=values)
+    for number, (key, meter, _) in enumerate(windows):
+        count = row.get(f"n{number}")
         if not count:
             continue
         partial = partials.setdefault(key, Partial())
