@@ -365,8 +365,12 @@ def single_phase(events: Events, *, rate: int, duration: int, port: int, key: st
         due.put(None)
     for thread in senders:
         thread.join()
-    measured = sorted(latency for scheduled, latency in latencies if scheduled >= start + warmup)
-    return measured, errors
+    kept = [(scheduled - start - warmup, latency) for scheduled, latency in latencies]
+    kept = [(at, latency) for at, latency in kept if at >= 0]
+    # When the slow requests came: a few stalls (bursts of them) or spread over the run.
+    slow = sorted(at for at, latency in kept if latency > 0.010)
+    bursts = sum(1 for before, at in zip([-1.0, *slow], slow, strict=False) if at - before > 0.5)
+    return sorted(latency for _, latency in kept), errors, (len(slow), bursts)
 
 
 def copy_phase(database_url: str) -> tuple[int, float, float]:
@@ -489,7 +493,7 @@ def main() -> None:
             maintenance_before = _maintenance(conn)
         meter.start()
         # Single events as an integration sends them: timestamps of the moment (live).
-        latencies, errors = single_phase(
+        latencies, errors, (slow, bursts) = single_phase(
             Events(datetime.now(UTC), live=True),
             rate=args.rate,
             duration=args.duration,
@@ -509,6 +513,10 @@ def main() -> None:
             print(
                 f"   CPU per request: gunicorn workers {workers_cpu * 1000 / requests:.2f} ms, "
                 f"PostgreSQL backends {backends_cpu * 1000 / requests:.2f} ms"
+            )
+            print(
+                f"   requests over 10 ms: {slow:,}, in {bursts:,} bursts (slow requests less than "
+                "0.5 s apart count as one)"
             )
             with psycopg.connect(args.database_url, autocommit=True) as conn:
                 during = sorted(set(_maintenance(conn).items()) - set(maintenance_before.items()))

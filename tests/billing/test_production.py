@@ -141,3 +141,20 @@ def test_redis_urls_for_the_cache_and_the_task_broker_work():
         pytest.skip("Redis not reachable at 127.0.0.1:6379")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ok", "True"]
+
+
+def test_the_wsgi_worker_freezes_the_loaded_project_out_of_the_collectors_way():
+    # gunicorn imports billing.wsgi in each worker: the views are loaded and every object the
+    # loaded project holds is in the permanent generation, so a full collection walks only
+    # what requests leave behind (docs/performance.md, "The garbage collector's pauses").
+    code = (
+        "import gc, sys; import billing.wsgi; "
+        "print(gc.get_freeze_count(), 'metering.fast_path' in sys.modules, "
+        "'invoices.api.views' in sys.modules)"
+    )
+    result = run(["-c", code], **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    frozen, fast_path_loaded, views_loaded = result.stdout.split()
+    assert int(frozen) > 100_000
+    assert fast_path_loaded == "True" and views_loaded == "True"
