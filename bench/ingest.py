@@ -483,13 +483,14 @@ def main() -> None:
                     f"key, JSON, validation, binding), PostgreSQL backends {batch_cpu[1]:.1f} ms"
                 )
 
-        # The batch phase leaves ~1 GB of dirty pages and WAL behind, and a million new rows in
-        # every table it wrote (the events' partitions, their dedup keys, the rollup marks):
-        # flush and vacuum them now, so that the latency phase measures steady single events,
-        # not the previous phase's checkpoint or the autovacuum it sets off.
+        # The batch phase leaves a million new rows in every table it wrote (the events'
+        # partitions, their dedup keys, the rollup marks) and ~1 GB of dirty pages and WAL:
+        # vacuum them, then flush everything (the vacuum dirties every page it visits), so
+        # that the latency phase measures steady single events, not the previous phase's
+        # checkpoint or writeback, or the autovacuum it sets off.
         with psycopg.connect(args.database_url, autocommit=True) as conn:
-            conn.execute("CHECKPOINT")
             conn.execute("VACUUM ANALYZE")
+            conn.execute("CHECKPOINT")
             maintenance_before = _maintenance(conn)
         meter.start()
         # Single events as an integration sends them: timestamps of the moment (live).
