@@ -127,7 +127,6 @@ def revenue_schedules_for_invoices(
             .order_by("invoice_id", "position", "id")
         )
     planned = []
-    exponents = {}
     for line in lines:
         invoice = issued[line.invoice_id]
         billed_on = invoice.issued_at.date()
@@ -136,10 +135,8 @@ def revenue_schedules_for_invoices(
         if line.usage_start is not None and line.usage_end is not None:
             days = service_days(line.usage_start, line.usage_end)
             method, service_start, service_end = RecognitionMethod.RATABLE, days.first, days.end
-            currency = invoice.currency
-            if currency not in exponents:
-                exponents[currency] = currency_exponent(currency)
-            months = allocate(amount, days_per_month(days), exponent=exponents[currency])
+            exponent = currency_exponent(invoice.currency)
+            months = allocate(amount, days_per_month(days), exponent=exponent)
         else:
             method, service_start, service_end = RecognitionMethod.POINT_IN_TIME, None, None
             months = [(billed_month, amount)] if amount else []

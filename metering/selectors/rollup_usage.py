@@ -289,7 +289,9 @@ def windows_partials(
     than MAX_DIRTY_RANGES runs of dirty hours is read wholly from raw events.
 
     The caller passes each meter at most once, no `latest` meter and no meter whose filters
-    allow nothing; `condition(meter)` is the meter's condition on an event (meter_condition).
+    allow nothing; `condition(meter=…)` is the meter's condition on an event (meter_condition
+    itself: the raw read's compiled statement is keyed by it, so pass a module-level function,
+    not a new lambda per call).
     A window without counted events has no entry.
     """
     plans = []  # (key, meter, whole hours [first, last) or None, raw ranges)
@@ -452,7 +454,7 @@ def _add_raw_windows(partials: dict, customer: str, scopes: list, condition) -> 
                     Q(timestamp__gte=range_start, timestamp__lt=range_end)
                     for range_start, range_end in ranges
                 ]
-            ) & condition(meter)
+            ) & condition(meter=meter)
             # The WHERE: a flat OR of (event name, time range) pairs, so that PostgreSQL reads
             # each one through the (customer, event name, timestamp) index (a BitmapOr); nested
             # under each meter's whole condition it scanned all of the customer's events.
@@ -473,7 +475,9 @@ def _add_raw_windows(partials: dict, customer: str, scopes: list, condition) -> 
         events = Event.objects.filter(_any(wanted), external_customer_id=values[0])
         return Aggregated(events, figures)
 
-    row = compiled_aggregate(key=("usage raw windows", shape), build=build, values=values)
+    row = compiled_aggregate(
+        key=("usage raw windows", condition, shape), build=build, values=values
+    )
     for number, (key, meter, _) in enumerate(windows):
         count = row.get(f"n{number}")
         if not count:

@@ -165,7 +165,7 @@ def usage_for_windows(
         partials = windows_partials(
             external_customer_id=external_customer_id,
             windows=batch,
-            condition=lambda meter: meter_condition(meter=meter),
+            condition=meter_condition,
         )
     if batch:
         for meter, start, end in batch:
