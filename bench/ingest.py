@@ -323,6 +323,34 @@ def _maintenance(conn) -> dict[str, int]:
     return dict(rows)
 
 
+class WalMeter:
+    """WAL written and checkpoints started between start() and stop(), server-wide: a row
+    changed on an index page for the first time since the last checkpoint writes the whole
+    page to the WAL, so the same rows cost more WAL (and time) right after a checkpoint."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+
+    def sample(self) -> tuple[int, int]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, "
+                "checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+            ).fetchone()
+
+    def start(self) -> None:
+        self.before = self.sample()
+
+    def stop(self, rows: int) -> str:
+        wal, checkpoints = (
+            now - before for now, before in zip(self.sample(), self.before, strict=True)
+        )
+        return (
+            f"WAL {float(wal) / max(rows, 1):,.0f} bytes per row, "
+            f"{checkpoints} checkpoint(s) started"
+        )
+
+
 def single_phase(events: Events, *, rate: int, duration: int, port: int, key: str):
     """Open loop: request k is due at start + k/rate; latency counts from that moment."""
     warmup = 3
@@ -373,7 +401,7 @@ def single_phase(events: Events, *, rate: int, duration: int, port: int, key: st
     return sorted(latency for _, latency in kept), errors, (len(slow), bursts)
 
 
-def copy_phase(database_url: str) -> tuple[int, float, float]:
+def copy_phase(database_url: str) -> tuple[int, float, float, str]:
     """Read the stored rows back, then time one COPY of them into an empty twin table."""
     with psycopg.connect(database_url) as conn:
         buffer = io.BytesIO()
@@ -393,6 +421,8 @@ def copy_phase(database_url: str) -> tuple[int, float, float]:
         data = buffer.getvalue()
         rows = data.count(b"\n")
         backend = conn.info.backend_pid
+        wal = WalMeter(database_url)
+        wal.start()
         cpu_before = cpu_seconds(backend)
         started = time.perf_counter()
         with conn.cursor() as cursor:
@@ -401,7 +431,8 @@ def copy_phase(database_url: str) -> tuple[int, float, float]:
                 for offset in range(0, len(data), 1 << 20):
                     copy.write(view[offset : offset + (1 << 20)])
         conn.commit()
-        return rows, time.perf_counter() - started, cpu_seconds(backend) - cpu_before
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(backend) - cpu_before
+        return rows, elapsed, cpu, wal.stop(rows)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -447,11 +478,13 @@ def main() -> None:
         budget = max(run_deadline - time.monotonic() - args.duration - 60, 10)
         warm_up(events, workers=args.workers, port=args.port, key=key)
         meter = CpuMeter(server, args.database_url)
+        wal = WalMeter(args.database_url)
         batches = {}
         for number, live in (("1a", True), ("1b", False)):
             batch_events = Events(datetime.now(UTC), live=live)
             total = args.events // 2
             meter.start()
+            wal.start()
             accepted, batch_elapsed, errors = batch_phase(
                 batch_events,
                 total=total,
@@ -482,6 +515,7 @@ def main() -> None:
                     f"   CPU per 1,000 events: gunicorn workers {batch_cpu[0]:.1f} ms (HTTP, API "
                     f"key, JSON, validation, binding), PostgreSQL backends {batch_cpu[1]:.1f} ms"
                 )
+                print(f"   {wal.stop(accepted)}")
 
         # The batch phase leaves a million new rows in every table it wrote (the events'
         # partitions, their dedup keys, the rollup marks) and ~1 GB of dirty pages and WAL:
@@ -529,12 +563,13 @@ def main() -> None:
         stop_server(server)
 
     if time.monotonic() < run_deadline:
-        rows, elapsed, copy_cpu = copy_phase(args.database_url)
+        rows, elapsed, copy_cpu, copy_wal = copy_phase(args.database_url)
         print(
             f"3. Ceiling, plain COPY of the same {rows:,} rows into an empty table with the same "
             f"indexes: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s; "
             f"its backend's CPU: {copy_cpu * 1000 * 1000 / rows:.1f} ms per 1,000 rows"
         )
+        print(f"   {copy_wal}")
         for number, (accepted, batch_elapsed) in batches.items():
             if accepted:
                 share = accepted / batch_elapsed / (rows / elapsed)
