@@ -27,7 +27,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
 
 from catalog.models import BaseTiming, Plan
@@ -340,6 +340,21 @@ def subscription_bill_on_demand(
         ctx.billed.forget(subscription_id)
 
 
+def _replan_after_writes() -> None:
+    """After a write batch's commit, have PostgreSQL plan this session's statements again.
+
+    The foreign keys of the lines, ledger entries and revenue schedules are checked at each
+    commit with plans the server keeps for the whole session. Made while the invoice table
+    was still empty (a first close), such a plan scans the table whole, and each check of
+    every later batch then scanned a table that kept growing: the close went quadratic. Made
+    again on the table as it now is, they use its primary key. One round trip per
+    WRITE_BATCH; prepared statements stay prepared (docs/performance.md, "Cycle close").
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DISCARD PLANS")
+
+
 def subscriptions_bill(
     *, subscription_ids: list[int], at: datetime, ctx: BuildContext
 ) -> tuple[list[Invoice], list[str]]:
@@ -359,6 +374,7 @@ def subscriptions_bill(
                 subscription_ids=together, at=at, ctx=ctx
             )
             created += invoices
+            _replan_after_writes()
             for subscription_id in together:
                 if subscription_id in settled:
                     continue
