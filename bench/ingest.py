@@ -11,7 +11,8 @@ with production settings, and prints:
    --clients concurrent connections (request bodies are built before the clock starts), half
    of them "live" (timestamps of the last ten seconds: on-time events mark no rollup hour
    dirty, docs/scaling.md "Sealed hours"), then half "backfill" (each event of a batch in
-   another hour of the last month: a dirty mark each);
+   another hour of the last month: a dirty mark each; with --backfill history, each batch
+   one customer's history in time order: a mark per event name and hour);
 2. single events (live timestamps): p50/p90/p99/max latency at a steady --rate requests/s
    (open loop: latency is measured from each request's scheduled time, so a slow server
    cannot hide behind a slow client), on the table the batch phase just filled;
@@ -66,6 +67,13 @@ def options():
     parser.add_argument("--time-limit", type=int, default=300, help="whole run, seconds")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--backfill",
+        choices=["spread", "history"],
+        default="spread",
+        help="phase 1b's events: each in another customer's hour (spread, a mark each), or "
+        "each batch one customer's history in time order (history)",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -222,20 +230,28 @@ class Events:
     each event of a batch in another hour, as a backfill sends them) or the last ten seconds
     (`live`: as a metering integration sends them)."""
 
-    def __init__(self, now: datetime, *, live: bool = False):
+    def __init__(self, now: datetime, *, live: bool = False, history: bool = False):
         step = timedelta(milliseconds=10) if live else timedelta(seconds=2_591)
         first = timedelta(0) if live else timedelta(seconds=17)
         self.prefix = "live" if live else "bench"
+        self.history = history
+        if history:
+            # `--backfill history`: each batch is one customer's history in time order, an
+            # event every 10 s from 25 days ago (a batch spans under 3 hours).
+            step, first = timedelta(seconds=-10), timedelta(days=25)
         self.timestamps = [
-            (now - step * n - first).isoformat().replace("+00:00", "Z") for n in range(1000)
+            (now - step * n - first).isoformat().replace("+00:00", "Z") for n in range(BATCH)
         ]
 
     def one(self, n: int, prefix: str = "") -> str:
         prefix = prefix or self.prefix
-        timestamp = self.timestamps[n % 997]
+        if self.history:
+            timestamp, customer = self.timestamps[n % BATCH], (n // BATCH) % 1000
+        else:
+            timestamp, customer = self.timestamps[n % 997], n % 1000
         return (
             f'{{"event_id":"{prefix}-{n}","event_name":"{EVENT_NAMES[n % 4]}",'
-            f'"external_customer_id":"customer-{n % 1000}","timestamp":"{timestamp}",'
+            f'"external_customer_id":"customer-{customer}","timestamp":"{timestamp}",'
             f'"properties":{{"tokens":{n % 5000},"cost":{n % 97}.{n % 10000:04d},'
             f'"model":"{MODELS[n % 3]}","region":"{REGIONS[n % 3]}"}}}}'
         )
@@ -481,7 +497,8 @@ def main() -> None:
         wal = WalMeter(args.database_url)
         batches = {}
         for number, live in (("1a", True), ("1b", False)):
-            batch_events = Events(datetime.now(UTC), live=live)
+            history = not live and args.backfill == "history"
+            batch_events = Events(datetime.now(UTC), live=live, history=history)
             total = args.events // 2
             meter.start()
             wal.start()
@@ -498,6 +515,8 @@ def main() -> None:
             what = (
                 "live: timestamps of the last 10 s, no dirty mark"
                 if live
+                else "backfill: each batch a customer's history in time order, a mark per hour"
+                if history
                 else "backfill: each event of a batch in another hour, a dirty mark each"
             )
             print(
