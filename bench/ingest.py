@@ -362,8 +362,7 @@ class WalMeter:
             now - before for now, before in zip(self.sample(), self.before, strict=True)
         )
         return (
-            f"WAL {float(wal) / max(rows, 1):,.0f} bytes per row, "
-            f"{checkpoints} checkpoint(s) started"
+            f"WAL {int(wal) // max(rows, 1):,} bytes per row, {checkpoints} checkpoint(s) started"
         )
 
 
