@@ -23,7 +23,6 @@ import argparse
 import io
 import os
 import platform
-import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch import drop_database, local_only, recreate_database, setup_django  # noqa: E402
+from scratch import drop_database, local_only, recreate_database, setup_django, time_limit  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)
@@ -180,8 +179,7 @@ def run_backtest(version: int):
 def main() -> None:
     args = options()
     local_only(args.database_url)
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     recreate_database(args.database_url)
     setup_django(args.database_url)
     from django.core.management import call_command

@@ -28,8 +28,6 @@ Figures and machine go in docs/performance.md.
 
 import argparse
 import os
-import signal
-import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -39,6 +37,7 @@ from scratch import (
     local_only,
     recreate_database,
     setup_django,
+    time_limit,
     timings,
     vacuum_analyze,
 )
@@ -78,8 +77,7 @@ def main() -> None:
     args = options()
     local_only(args.database_url)
     local_only(args.clickhouse_url)
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     print(f"machine: {machine()}")
     recreate_database(args.database_url)
     os.environ["CLICKHOUSE_URL"] = args.clickhouse_url

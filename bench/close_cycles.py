@@ -24,8 +24,6 @@ import argparse
 import io
 import os
 import platform
-import signal
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +35,7 @@ from scratch import (
     local_only,
     recreate_database,
     setup_django,
+    time_limit,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,8 +194,7 @@ def timed(label: str, action):
 def main() -> None:
     args = options()
     local_only(args.database_url)
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     recreate_database(args.database_url)
     setup_django(args.database_url)
     from django.core.management import call_command

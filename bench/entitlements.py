@@ -29,8 +29,6 @@ import argparse
 import io
 import json
 import os
-import signal
-import sys
 import time
 from datetime import datetime, timedelta
 
@@ -41,6 +39,7 @@ from scratch import (
     machine,
     recreate_database,
     setup_django,
+    time_limit,
     timings,
     vacuum_analyze,
 )
@@ -195,8 +194,7 @@ def reads(args, client, period_start, period_end, label: str) -> None:
 def main() -> None:
     args = options()
     local_only(args.database_url)
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     os.environ.setdefault("DEBUG", "false")  # no query log: as in production
     print(f"machine: {machine()}")
     recreate_database(args.database_url)

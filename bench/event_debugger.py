@@ -23,7 +23,6 @@ docs/performance.md.
 import argparse
 import os
 import platform
-import signal
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
+from scratch import time_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["api_call", "llm_tokens", "credits_used", "storage", "seats", "page_view"]
@@ -191,8 +191,7 @@ def main() -> None:
     host = urlparse(args.database_url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit(f"bench/event_debugger.py only talks to 127.0.0.1; refusing host {host!r}.")
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     print(f"machine: {machine()}")
     name = database_name(args.database_url)
     if not args.reuse:

@@ -23,13 +23,18 @@ Figures, machine and load average go in docs/performance.md.
 import argparse
 import os
 import platform
-import signal
-import sys
 import tracemalloc
 from datetime import date
 
 from close_cycles import CLOSE_AT, load, timed
-from scratch import database_name, drop_database, local_only, recreate_database, setup_django
+from scratch import (
+    database_name,
+    drop_database,
+    local_only,
+    recreate_database,
+    setup_django,
+    time_limit,
+)
 
 
 def options():
@@ -77,8 +82,7 @@ def write_in_one_transaction() -> None:
 def main() -> None:
     args = options()
     local_only(args.database_url)
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     recreate_database(args.database_url)
     setup_django(args.database_url)
     from django.core.management import call_command

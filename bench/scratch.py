@@ -2,6 +2,7 @@
 and Django set up on it. Shared by the scripts of bench/ (each one command, see README.md)."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -9,6 +10,12 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def time_limit(seconds: int) -> None:
+    """End the run with a message once `seconds` have passed (each script's --time-limit)."""
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {seconds} s hit."))
+    signal.alarm(seconds)
 
 
 def local_only(database_url: str) -> None:

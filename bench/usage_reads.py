@@ -29,8 +29,6 @@ import argparse
 import io
 import os
 import platform
-import signal
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -42,6 +40,7 @@ from scratch import (
     local_only,
     recreate_database,
     setup_django,
+    time_limit,
     timings,
     vacuum_analyze,
 )
@@ -353,8 +352,7 @@ def ingest_phase(args) -> None:
 def main() -> None:
     args = options()
     local_only(args.database_url)
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {args.time_limit} s hit."))
-    signal.alarm(args.time_limit)
+    time_limit(args.time_limit)
     print(f"machine: {machine()}")
     if not args.reuse:
         recreate_database(args.database_url)
