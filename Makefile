@@ -59,6 +59,7 @@ format:
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/partitions.py
+	$(PY) bench/marks.py
 	$(PY) bench/close_cycles.py
 	$(PY) bench/pdf.py
 	$(PY) bench/usage_reads.py

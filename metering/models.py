@@ -197,12 +197,10 @@ class RollupDirtyBucket(models.Model):
     bucket_start = models.DateTimeField()
 
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["external_customer_id", "event_name", "bucket_start"],
-                name="rollup_dirty_lookup_idx",
-            ),
-        ]
+        # Every read looks marks up by customer (docs/scaling.md, "How rollups are kept
+        # current"): one entry per mark in a small index of customers, not a (customer, event
+        # name, hour) key per mark, which a backfill's marks scatter over a large index.
+        indexes = [models.Index(fields=["external_customer_id"], name="rollup_dirty_customer_idx")]
 
     def __str__(self) -> str:
         return f"{self.external_customer_id} · {self.event_name} · {self.bucket_start:%Y-%m-%d %H}h"

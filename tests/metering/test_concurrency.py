@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -88,3 +88,46 @@ def test_outside_a_transaction_a_batch_the_database_refuses_stores_nothing():
     assert _stored() == (0, 0, 0)
     assert _store_rows([good], received_at=at) == 1
     assert _stored() == (1, 1, 1)
+
+
+def test_a_batch_holding_a_stored_event_stores_the_others_and_marks_them_once():
+    """A batch first sends its keys without ON CONFLICT (docs/performance.md); a stored key
+    makes that attempt store nothing, and the batch is sent again skipping the stored ones."""
+    at = timezone.now()
+    earlier = at - timedelta(hours=2)
+    first = EventRow("e-1", "api_call", "acme", earlier, '{"tokens": 5}')
+    assert _store_rows([first], received_at=at) == 1
+    assert _stored() == (1, 1, 1)
+    # Keys are sorted before they are inserted: the stored key comes last, after two keys
+    # the first attempt inserted before it failed.
+    batch = [
+        EventRow("e-0", "api_call", "acme", earlier, '{"tokens": 1}'),
+        EventRow("e-00", "api_call", "acme", earlier, '{"tokens": 2}'),
+        first,
+    ]
+    assert _store_rows(batch, received_at=at) == 2
+    assert _stored() == (3, 3, 2)  # one mark each time the hour was written
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["e-0", "e-00", "e-1"]
+    assert _store_rows(batch, received_at=at) == 0  # the whole batch again: all stored
+    assert _stored() == (3, 3, 2)
+
+
+def test_inside_a_transaction_a_batch_holding_a_stored_event_leaves_it_usable():
+    """The first attempt runs under a savepoint there: its failure rolls back to it, and the
+    transaction goes on (and still rolls back as a whole)."""
+    at = timezone.now()
+    stored = EventRow("e-1", "api_call", "acme", at, "{}")
+    assert _store_rows([stored], received_at=at) == 1
+    batch = [stored, EventRow("e-2", "api_call", "acme", at, "{}")]
+    with transaction.atomic():
+        assert _store_rows(batch, received_at=at) == 1
+        assert Event.objects.count() == 2
+    assert _stored()[:2] == (2, 2)
+    with pytest.raises(RuntimeError, match="operator cancelled"):
+        with transaction.atomic():
+            assert (
+                _store_rows([*batch, EventRow("e-3", "api_call", "acme", at, "{}")], received_at=at)
+                == 1
+            )
+            raise RuntimeError("operator cancelled")
+    assert _stored()[:2] == (2, 2)
