@@ -65,6 +65,8 @@ bench: $(STAMP)
 	$(PY) bench/usage_reads.py
 	$(PY) bench/event_debugger.py
 	$(PY) bench/backtest.py
+	$(PY) bench/entitlements.py
+	$(PY) bench/finance.py
 
 # Usage reads on ClickHouse beside PostgreSQL (starts the two local ClickHouse servers).
 bench-clickhouse: $(STAMP)
