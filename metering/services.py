@@ -220,9 +220,9 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
     names = {"table": table, "columns": columns}
     if len(rows) > 1:
         try:
-            if not connection.in_atomic_block:
+            if connection.get_autocommit():  # no transaction open: the statement is its own
                 return _insert_statement(rows, received_at, plain=True, **names)
-            with transaction.atomic():
+            with transaction.atomic():  # a savepoint, so that a failure leaves the rest usable
                 return _insert_statement(rows, received_at, plain=True, **names)
         except _KeyStored:
             pass  # a key of the batch was stored before: skip the stored ones this time
