@@ -22,17 +22,12 @@ docs/performance.md.
 
 import argparse
 import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-import psycopg
-from scratch import time_limit
+import scratch
+from scratch import drop_database, local_only, machine, recreate_database, time_limit
 
-ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["api_call", "llm_tokens", "credits_used", "storage", "seats", "page_view"]
 
 
@@ -52,33 +47,11 @@ def options():
     return parser.parse_args()
 
 
-def maintenance_url(database_url: str) -> str:
-    return urlunparse(urlparse(database_url)._replace(path="/postgres"))
-
-
-def database_name(database_url: str) -> str:
-    return urlparse(database_url).path.lstrip("/")
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, load {load}"
-
-
 def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing.settings")
+    """scratch.setup_django, with the admin pages reachable by the test client."""
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
     os.environ["DEBUG"] = "off"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    scratch.setup_django(database_url)
 
 
 def load(events: int) -> None:
@@ -188,16 +161,11 @@ def show(label: str, figures: dict) -> None:
 
 def main() -> None:
     args = options()
-    host = urlparse(args.database_url).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit(f"bench/event_debugger.py only talks to 127.0.0.1; refusing host {host!r}.")
+    local_only(args.database_url)
     time_limit(args.time_limit)
     print(f"machine: {machine()}")
-    name = database_name(args.database_url)
     if not args.reuse:
-        with psycopg.connect(maintenance_url(args.database_url), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            connection.execute(f'CREATE DATABASE "{name}"')
+        recreate_database(args.database_url)
     setup_django(args.database_url)
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -278,8 +246,7 @@ def main() -> None:
     finally:
         connections.close_all()
         if not args.keep:
-            with psycopg.connect(maintenance_url(args.database_url), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(args.database_url)
 
 
 if __name__ == "__main__":
