@@ -40,9 +40,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
+from scratch import cpu_seconds, database_name, local_only, maintenance_url, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -86,25 +86,10 @@ def options():
 # --- the scratch database and the server -------------------------------------------------
 
 
-def local_only(database_url: str) -> None:
-    host = urlparse(database_url).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit(f"bench/ingest.py only talks to 127.0.0.1; refusing database host {host!r}.")
-
-
-def recreate_database(database_url: str) -> None:
-    name = urlparse(database_url).path.lstrip("/")
-    maintenance = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def drop_database(database_url: str) -> None:
-    name = urlparse(database_url).path.lstrip("/")
-    maintenance = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """scratch.drop_database without Django (this process never sets it up)."""
+    with psycopg.connect(maintenance_url(database_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database_name(database_url)}" WITH (FORCE)')
 
 
 def server_environment(database_url: str) -> dict:
@@ -163,15 +148,6 @@ def stop_server(server: subprocess.Popen) -> None:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def worker_pids(server: subprocess.Popen) -> list[int]:

@@ -25,9 +25,16 @@ import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from scratch import drop_database, local_only, machine, recreate_database, setup_django, time_limit
+from scratch import (
+    cpu_seconds,
+    drop_database,
+    local_only,
+    machine,
+    recreate_database,
+    setup_django,
+    time_limit,
+)
 
 NAMES = ("api_call", "llm_tokens", "credits_used", "storage")
 BATCH = 1000
@@ -51,11 +58,6 @@ def options():
         ),
     )
     return parser.parse_args()
-
-
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def batch(number: int, *, live: bool, spread: list[datetime]) -> list[dict]:
@@ -110,9 +112,9 @@ def main() -> None:
                 number += 1
                 RollupDirtyBucket._meta.db_table = table or shipped
                 try:
-                    cpu, started = backend_cpu(pid), time.perf_counter()
+                    cpu, started = cpu_seconds(pid), time.perf_counter()
                     result = events_ingest(payloads=payloads, at=datetime.now(UTC))
-                    wall, cpu = time.perf_counter() - started, backend_cpu(pid) - cpu
+                    wall, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
                 finally:
                     RollupDirtyBucket._meta.db_table = shipped
                 if result.accepted != BATCH:

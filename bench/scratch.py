@@ -12,6 +12,16 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far, from /proc (0 when it is gone): what a
+    phase cost a process, whatever else runs on the machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def time_limit(seconds: int) -> None:
     """End the run with a message once `seconds` have passed (each script's --time-limit)."""
     signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"Time limit of {seconds} s hit."))

@@ -132,17 +132,15 @@ _COLUMNS = ("event_id", "event_name", "external_customer_id", "timestamp", "prop
 
 
 def _insert_rows(rows: list[EventRow], *, received_at: datetime) -> int:
-    """INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
+    """Insert the rows, skipping those already stored; returns how many rows were new."""
     if not rows:
         return 0
     quote = connection.ops.quote_name
     table = quote(Event._meta.db_table)
     columns = ", ".join(quote(name) for name in (*_COLUMNS, "received_at", "is_late"))
-    conflict = f"({quote('external_customer_id')}, {quote('event_id')})"
     if connection.vendor == "postgresql":
-        return _insert_rows_postgresql(
-            rows, received_at=received_at, table=table, columns=columns, conflict=conflict
-        )
+        return _insert_rows_postgresql(rows, received_at=received_at, table=table, columns=columns)
+    conflict = f"({quote('external_customer_id')}, {quote('event_id')})"
     adapt = connection.ops.adapt_datetimefield_value
     received = adapt(received_at)
     # SQLite runs one write transaction at a time: the rows above the highest id are ours.
@@ -194,7 +192,7 @@ ON_TIME = (
 )
 
 
-def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> int:
+def _insert_rows_postgresql(rows, *, received_at, table, columns) -> int:
     """One statement per batch: five arrays unnested server-side, no per-row round trips.
 
     The events table is partitioned by month there, so deduplication is the EventKey table's
@@ -211,11 +209,12 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns, conflict) -> i
 
     A batch first inserts its keys with a plain INSERT: `ON CONFLICT DO NOTHING` inserts each
     key speculatively (a lookup, the insert, then a confirmation written to the WAL), about a
-    tenth of the statement's server time (docs/performance.md, "Keys without speculative
-    insertion"). A key stored before makes that statement fail as a whole, having stored
-    nothing (under a savepoint when a transaction is open, which then goes on); the batch is
-    sent again with `ON CONFLICT DO NOTHING`, which skips the duplicates. A single event goes
-    straight to `ON CONFLICT`: it is as often a client's retry as not.
+    tenth of the statement's server time (docs/performance.md, "A backfill's marks indexed by
+    customer, and keys without speculative insertion"). A key stored before makes that
+    statement fail as a whole, having stored nothing (under a savepoint when a transaction is
+    open, which then goes on; PostgreSQL logs the refused key, docs/operations.md); the batch
+    is sent again with `ON CONFLICT DO NOTHING`, which skips the duplicates. A single event
+    goes straight to `ON CONFLICT`: it is as often a client's retry as not.
     """
     names = {"table": table, "columns": columns}
     if len(rows) > 1:
