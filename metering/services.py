@@ -43,9 +43,9 @@ def event_ingest(*, payload: object, at: datetime) -> IngestResult:
 def events_ingest(*, payloads: Sequence[object], at: datetime) -> IngestResult:
     """Store a batch, all or nothing: any invalid event raises EventBatchInvalid, keyed by index.
 
-    Duplicates, within the batch or of stored events, are skipped by the database (ON CONFLICT
-    DO NOTHING on the unique key: on PostgreSQL the EventKey table's, as the events table is
-    partitioned there), so two requests at the same moment still store one event.
+    Duplicates, within the batch or of stored events, are skipped by the database's unique key
+    (on PostgreSQL the EventKey table's, as the events table is partitioned there; see
+    `_insert_rows_postgresql`), so two requests at the same moment still store one event.
     """
     rows: list[EventRow] = []
     errors: dict[str, dict[str, list[str]]] = {}
@@ -196,7 +196,7 @@ def _insert_rows_postgresql(rows, *, received_at, table, columns) -> int:
     """One statement per batch: five arrays unnested server-side, no per-row round trips.
 
     The events table is partitioned by month there, so deduplication is the EventKey table's
-    primary key: the statement inserts the batch's keys (ON CONFLICT DO NOTHING) and stores
+    primary key: the statement inserts the batch's keys (skipping stored ones, below) and stores
     only the events whose key it inserted; a key repeated within the batch keeps its first
     event. The same statement appends the rollup dirty marks of the rows it inserted
     (duplicates mark nothing), one distinct (customer, event name, UTC hour) each, except for
