@@ -16,8 +16,9 @@ in metering/api.py (which stay the endpoints' definition, and the OpenAPI schema
    very next request), its scope checked (a `read` key → the full stack's 403), the rate limits
    counted (over them → the full stack's 429): until here nothing was written, or nothing the
    full stack would not count again (a refused request);
-3. the body is parsed, validated and stored by the views' own functions; errors are mapped by
-   the API's exception handler and rendered by DRF's JSON renderer, as the views do.
+3. the body is parsed, validated and stored by the views' own functions (a batch first
+   offered to metering.batch_decoder, which gives the same rows or declines); errors are
+   mapped by the API's exception handler and rendered by DRF's JSON renderer, as the views do.
 
 tests/metering/test_fast_path.py asserts that both ways give the same status, body and headers.
 """
@@ -37,10 +38,10 @@ from billing.throttling import ApiKeyRateThrottle, FailedAuthThrottle
 from metering import api
 
 # The paths of metering/urls.py under billing/urls.py's "api/v1/" (a test checks them against
-# reverse()), with each view and the function that answers its parsed body.
+# reverse()), with each view and the function that answers its request body.
 ROUTES = {
-    "/api/v1/events": (api.EventCreateView, api.event_answer),
-    "/api/v1/events/batch": (api.EventBatchView, api.batch_answer),
+    "/api/v1/events": (api.EventCreateView, api.event_answer_stream),
+    "/api/v1/events/batch": (api.EventBatchView, api.batch_answer_stream),
 }
 ACCEPTED_ACCEPT = ("", "*/*", "application/json")
 
@@ -66,7 +67,7 @@ def ingest_fast_path(get_response):
         if api_key is None:
             return get_response(request)
         try:
-            body, status_code = route[1](api.exact_json(request))
+            body, status_code = route[1](request)
         except Exception as error:  # noqa: BLE001 - mapped as the API maps every error
             answer = exception_handler(error, {"request": request, "view": None})
             body, status_code = answer.data, answer.status_code

@@ -56,6 +56,12 @@ def events_ingest(*, payloads: Sequence[object], at: datetime) -> IngestResult:
             errors[str(index)] = error.errors
     if errors:
         raise EventBatchInvalid(errors)
+    return rows_ingest(rows=rows, at=at)
+
+
+def rows_ingest(*, rows: list[EventRow], at: datetime) -> IngestResult:
+    """Store validated rows (`events_ingest`'s, or `metering.batch_decoder`'s): the same
+    statement and the same duplicate rules."""
     accepted = _store_rows(rows, received_at=at)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 

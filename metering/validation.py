@@ -25,7 +25,7 @@ MAX_PROPERTIES_BYTES = 65_536
 MAX_NESTING = 20
 EVENT_FIELDS = ("event_id", "event_name", "external_customer_id", "timestamp", "properties")
 _EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
-_MAX_LENGTHS = {"event_id": 255, "event_name": 200, "external_customer_id": 255}
+MAX_TEXT_LENGTHS = {"event_id": 255, "event_name": 200, "external_customer_id": 255}
 # PostgreSQL refuses NUL in text and unpaired surrogates in JSON: refuse them up front.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _encode_str = json.encoder.encode_basestring_ascii
@@ -113,8 +113,8 @@ def _check_text(errors: dict, name: str, value: object) -> None:
         errors[name] = ["Must be a string."]
     elif not value or value.isspace():
         errors[name] = ["Must not be blank."]
-    elif len(value) > _MAX_LENGTHS[name]:
-        errors[name] = [f"At most {_MAX_LENGTHS[name]} characters."]
+    elif len(value) > MAX_TEXT_LENGTHS[name]:
+        errors[name] = [f"At most {MAX_TEXT_LENGTHS[name]} characters."]
     elif _UNSTORABLE.search(value):
         errors[name] = ["Must not contain NUL characters or unpaired surrogates."]
 

@@ -115,6 +115,47 @@ def test_an_event_and_a_batch_are_stored_with_the_same_answer_and_headers(key):
     assert str(stored.properties["tokens"]) == "0.1"
 
 
+@pytest.mark.parametrize(
+    ("properties", "decoded"),
+    [
+        ({"tokens": 12, "cost": "0.0042", "model": "large", "ok": True, "none": None}, True),
+        ({"usage": {"tokens": 7, "by": ["a", 1.5]}}, True),  # nested: metering.validation writes it
+        ({"région": "Île-de-France", "n": 2}, False),  # non-ASCII: the careful path
+    ],
+)
+def test_a_batch_is_stored_alike_whichever_way_it_is_decoded(key, properties, decoded, monkeypatch):
+    from metering import api
+
+    decoder, answers = api._BATCH_DECODER, []
+
+    class Spy:  # the real decoder, its answers recorded
+        def rows(self, body, *, at):
+            answers.append(decoder.rows(body, at=at))
+            return answers[-1]
+
+    monkeypatch.setattr(api, "_BATCH_DECODER", Spy())
+
+    def sent(way):
+        events = [event(f"{way}-{n}", properties=properties) for n in range(3)]
+        body = json.dumps({"events": events}).replace('"0.0042"', "0.0042")
+        return send(key, BATCH, body)
+
+    fast, full = both(sent)
+    assert_same(fast, full, answered_fast=True)
+    assert fast.json() == {"accepted": 3, "duplicates": 0}
+
+    def stored(way):
+        rows = Event.objects.filter(event_id__startswith=f"{way}-").order_by("event_id")
+        return [
+            (e.event_id[len(way) :], e.event_name, e.external_customer_id, e.properties)
+            for e in rows
+        ]
+
+    assert stored("fast") == stored("full") and len(stored("fast")) == 3
+    # The decoder saw the fast path's request only (the full stack's DRF view parses the body).
+    assert len(answers) == 1 and (answers[0] is not None) is decoded
+
+
 def test_a_duplicate_is_answered_the_same(key):
     send(key, SINGLE, single("dup"))
     fast, full = both(lambda way: send(key, SINGLE, single("dup")))
@@ -134,6 +175,10 @@ REFUSED_BODIES = [
     (BATCH, '{"events": []}'),
     (BATCH, '{"event": []}'),
     (BATCH, json.dumps({"events": [event(f"e{n}") for n in range(1001)]})),
+    # Refused by the careful path after metering.batch_decoder declined the body.
+    (BATCH, json.dumps({"events": [event("x", event_name="api\u0000call")]})),
+    (BATCH, '{"events": [' + json.dumps(event("x"))[:-1] + ', "n": 1e16}]}'),
+    (BATCH, json.dumps({"events": [event("x", properties={"n": "2000000000000000"})]})),
 ]
 
 
