@@ -343,3 +343,28 @@ def test_a_repeated_key_keeps_its_last_value_as_on_the_careful_path():
     (slow,) = careful(body)
     assert (row.event_name, row.properties_json) == ("c", '{"x":3,"y":2}')
     assert (slow.event_name, slow.properties_json) == ("c", '{"x":3,"y":2}')
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "+1",
+        "00",
+        "-01",
+        "1e",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "[1,]",
+    ],
+)
+def test_malformed_json_is_left_to_the_careful_path_which_refuses_it(token):
+    body = b'{"events":[{"event_name":"a","external_customer_id":"b","properties":{"n":%s}}]}'
+    body = body % token.encode()
+    assert DECODER.rows(body, at=AT) is None
+    assert careful(body) is None
