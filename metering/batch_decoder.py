@@ -6,10 +6,12 @@ about two thirds of the API worker's CPU per event (docs/performance.md, "The ba
 decoder"). This module takes the same bodies when it can prove, cheaply, that the Python
 checks have nothing to refuse in them, and gives the very same rows:
 
-1. `_plain`: a look at the raw bytes rules out what only the careful path handles: non-ASCII
-   text, any escape (a backslash: `\\u0000` or a surrogate would be unstorable), DEL, a run
-   of 16 or more digits (a number, or numeric text, past the ±10^15 bound or with more places
-   than a batch of plain figures has) and an exponent (`1e999`, as a number or numeric text);
+1. `_plain`: a look at the raw bytes rules out what only the careful path handles: any escape
+   (a backslash: `\\u0000` or a surrogate would be unstorable), a run of 16 or more digits (a
+   number, or numeric text, past the ±10^15 bound, or with more places than plain figures
+   have), an exponent (`1e999`, as a number or numeric text), and non-ASCII text or DEL
+   (the careful path writes them as `\\u` escapes, msgspec as they are: the stored text
+   would differ);
 2. msgspec decodes the body into typed structs (unknown fields, wrong types, missing fields,
    lengths and the batch's size are refused there), numbers as exact Decimal as `loads` does;
 3. what is left per event runs in Python: blank texts, the timestamp (parsed by the same
